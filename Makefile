@@ -1,0 +1,48 @@
+# The local path (no Docker). Two commands matter: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SCALE ?= 0.01
+SEED ?= 42
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint lock pg-start pg-stop pg-url clean
+
+venv: $(STAMP)
+
+# uv installs the locked requirements in seconds; the lock pins every package, so a fresh
+# machine gets exactly what CI tested.
+$(STAMP): requirements-dev.txt requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (Airflow 3.3 providers)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(PY) -m uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m localdev.demo --scale $(SCALE) --seed $(SEED)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+lock:
+	$(PY) -m uv pip compile --universal --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+
+pg-start: venv
+	@$(PY) -m localdev.postgres start --name demo
+
+pg-stop: venv
+	@$(PY) -m localdev.postgres stop --name demo
+
+pg-url: venv
+	@$(PY) -m localdev.postgres url --name demo
+
+clean:
+	-$(PY) -m localdev.postgres stop --name demo
+	-$(PY) -m localdev.postgres stop --name pytest
+	rm -rf .pgdata .airflow .staging

@@ -1,0 +1,75 @@
+"""Shared fixtures: a real PostgreSQL for every test that needs one.
+
+By default the session starts the project's own throwaway PostgreSQL 16 (``localdev.postgres``,
+server name ``pytest``) and stops it at the end. To use a server you already run instead, set
+``REPLICATION_TEST_POSTGRES_URL`` to a superuser URL, e.g. ``postgresql://postgres:pw@127.0.0.1:5433/postgres``.
+Each test that asks for ``fresh_database`` gets a new, empty database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+TEST_URL_ENV = "REPLICATION_TEST_POSTGRES_URL"
+STACKEXCHANGE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stackexchange"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """Superuser URL of a running PostgreSQL (the project's throwaway server unless overridden)."""
+    given = os.environ.get(TEST_URL_ENV)
+    if given:
+        yield given
+        return
+    from localdev import postgres
+
+    server = postgres.start("pytest")
+    try:
+        yield server.url()
+    finally:
+        postgres.stop("pytest")
+
+
+def database_url(server_url: str, database: str) -> str:
+    """Return ``server_url`` pointing at ``database`` instead."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture
+def fresh_database(pg_server_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a new empty database, named after the test, dropped after it."""
+    from pg8000.native import identifier
+
+    from include.stackoverflow.database import connect
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + secrets.token_hex(3)
+    admin = connect(pg_server_url)
+    try:
+        admin.run(f"CREATE DATABASE {identifier(name)}")
+        yield database_url(pg_server_url, name)
+    finally:
+        admin.run(f"DROP DATABASE IF EXISTS {identifier(name)} WITH (FORCE)")
+        admin.close()
+
+
+def stackexchange_sites() -> list[Path]:
+    """Every dump folder under ../shared/data/stackexchange (empty when the folder is absent)."""
+    if not STACKEXCHANGE_DIR.is_dir():
+        return []
+    return sorted(p for p in STACKEXCHANGE_DIR.iterdir() if p.is_dir())
+
+
+def require_stackexchange_dir() -> None:
+    if not STACKEXCHANGE_DIR.is_dir():
+        pytest.skip(
+            f"Stack Exchange dumps not found at {STACKEXCHANGE_DIR}: the real-data tests need the "
+            "shared data folder beside the project (see README, 'Real data')"
+        )
