@@ -21,7 +21,7 @@ $(STAMP): requirements-dev.txt requirements.txt
 	touch $(STAMP)
 
 demo: venv
-	$(PY) -m localdev.demo --scale $(SCALE) --seed $(SEED)
+	$(PY) -m localdev.demo --scale $(SCALE) --seed $(SEED) $(if $(KEEP),--keep)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -103,9 +103,12 @@ def start(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
         _run_server_cmd(
             [
                 str(bin_dir / "initdb"),
-                "-D", str(data_dir),
-                "-U", SUPERUSER,
-                "--pwfile", str(password_file),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(password_file),
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C",
@@ -118,10 +121,15 @@ def start(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
     _run_server_cmd(
         [
             str(bin_dir / "pg_ctl"),
-            "-D", str(data_dir),
-            "-l", str(state_dir / "server.log"),
-            "-o", f"-p {port} {options}",
-            "-w", "-t", str(START_TIMEOUT_S),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(state_dir / "server.log"),
+            "-o",
+            f"-p {port} {options}",
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
             "start",
         ]
     )
@@ -177,7 +185,9 @@ def _runnable_bin_dir(bin_dir: Path) -> Path:
     if not (copy / "bin" / "postgres").exists():
         shutil.copytree(install, copy, symlinks=True, dirs_exist_ok=True)
         for path in [copy, *copy.rglob("*")]:
-            path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or os.access(path, os.X_OK) else 0))
+            path.chmod(
+                path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or os.access(path, os.X_OK) else 0)
+            )
     return copy / "bin"
 
 
@@ -253,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     server = start(args.name) if args.action == "start" else _running_server(_state_dir(args.name, DEFAULT_ROOT))
     if server is None:
-        print(f"server {args.name!r} is not running: python -m localdev.postgres start --name {args.name}", file=sys.stderr)
+        print(
+            f"server {args.name!r} is not running: python -m localdev.postgres start --name {args.name}",
+            file=sys.stderr,
+        )
         return 1
     print(create_database(server, args.database) if args.database else server.url())
     return 0

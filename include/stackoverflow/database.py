@@ -93,6 +93,4 @@ def load_lookup_tables(conn: pg8000.native.Connection, tables: Iterable[Table], 
 
 def row_counts(conn: pg8000.native.Connection, tables: Iterable[Table], *, schema: str) -> dict[str, int]:
     """Return ``{table: count(*)}``."""
-    return {
-        t.name: conn.run(f"SELECT count(*) FROM {identifier(schema)}.{identifier(t.name)}")[0][0] for t in tables
-    }
+    return {t.name: conn.run(f"SELECT count(*) FROM {identifier(schema)}.{identifier(t.name)}")[0][0] for t in tables}
