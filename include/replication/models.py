@@ -77,7 +77,9 @@ class SourceTable:
                 )
                 for fk in data["foreign_keys"]
             ),
-            indexes=tuple(Index(name=i["name"], columns=tuple(i["columns"]), unique=i["unique"]) for i in data["indexes"]),
+            indexes=tuple(
+                Index(name=i["name"], columns=tuple(i["columns"]), unique=i["unique"]) for i in data["indexes"]
+            ),
             approx_rows=data["approx_rows"],
         )
 

@@ -239,10 +239,13 @@ def postgres_primary_key_ddl(table: Table, *, schema: str = "public") -> str:
 
 
 def postgres_identity_reset_sql(table: Table, *, schema: str = "public") -> tuple[str, dict[str, str]]:
-    """Return SQL and parameters that move the identity past ``max(Id)`` (to 1 for an empty table)."""
+    """Return SQL and parameters that move the identity past ``max(Id)`` (to 1 when no id is positive)."""
     qualified = f"{_quote(schema)}.{_quote(table.name)}"
+    key = _quote("Id")
+    # Identity sequences start at 1: with no positive id (empty, or only the Community user -1)
+    # the next value must be 1 itself (is_called false); otherwise max(Id) + 1.
     sql = (
         "SELECT setval(pg_get_serial_sequence(:qualified, 'Id'), "
-        f"coalesce(max({_quote('Id')}), 1), max({_quote('Id')}) IS NOT NULL) FROM {qualified}"
+        f"greatest(coalesce(max({key}), 1), 1), coalesce(max({key}), 0) >= 1) FROM {qualified}"
     )
     return sql, {"qualified": qualified}
