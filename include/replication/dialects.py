@@ -95,12 +95,17 @@ class SourceDialect(Protocol):
         table: SourceTable,
         columns: Sequence[TargetColumn],
         *,
-        key: str,
+        key: str | None,
         width: int,
         nul_policy: str,
         key_range: KeyRange | None = None,
     ) -> dict[int, BucketSum]:
-        """Per bucket ``floor(key / width)``: rows and hash sum (see the verification contract)."""
+        """Per bucket ``floor(key / width)``: rows and hash sum (see the verification contract).
+
+        ``floor`` in integer arithmetic on every engine: ``key / width`` for ``key >= 0``, else
+        ``-((-key - 1) / width) - 1``. With ``key=None`` (no single integer key) the whole table
+        is bucket 0.
+        """
 
     def row_hashes(
         self,

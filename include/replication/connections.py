@@ -1,0 +1,113 @@
+"""Open source and target connections from Airflow connection ids: the only place that does.
+
+Credentials come from Airflow (its metadata database, a secrets backend, or ``AIRFLOW_CONN_*``
+environment variables) and go straight to the driver: they are never logged, returned or
+written to XCom.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pg8000.native
+
+from include.replication.dialects import SourceDialect
+from include.replication.source_postgres import PostgresDialect, prepare_session
+
+APPLICATION_NAME = "stackoverflow-replication"
+POSTGRES_TYPES = ("postgres", "postgresql")
+MSSQL_TYPES = ("mssql",)
+
+
+class ConnectionConfigError(ValueError):
+    """A connection id that is missing or not usable for its role; the message names it."""
+
+
+def get_connection(conn_id: str) -> Any:
+    """Look up an Airflow connection, turning 'not found' into a message that says what to do."""
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception as exc:  # AirflowNotFoundException, or a secrets backend failure
+        raise ConnectionConfigError(
+            f"Airflow connection {conn_id!r} is not defined or cannot be read ({type(exc).__name__}). "
+            f"Create it in the UI (Admin > Connections), in airflow_settings.yaml, or as the "
+            f"environment variable AIRFLOW_CONN_{conn_id.upper()}."
+        ) from exc
+
+
+def source_dialect(conn_type: str, *, read_mode: str = "copy") -> SourceDialect:
+    """The source engine for an Airflow connection type."""
+    if conn_type in POSTGRES_TYPES:
+        return PostgresDialect(read_mode)
+    if conn_type in MSSQL_TYPES:
+        from include.replication.source_mssql import SqlServerDialect
+
+        return SqlServerDialect()
+    raise ConnectionConfigError(f"source connections of type {conn_type!r} are not supported (use mssql or postgres)")
+
+
+def open_source(conn_id: str, *, read_mode: str = "copy") -> tuple[SourceDialect, Any]:
+    """Return the source dialect and an open connection for ``conn_id``."""
+    conn = get_connection(conn_id)
+    dialect = source_dialect(conn.conn_type, read_mode=read_mode)
+    if dialect.name == "postgres":
+        return dialect, open_postgres(conn)
+    from include.replication.source_mssql import connect_mssql
+
+    return dialect, connect_mssql(
+        host=conn.host,
+        port=conn.port or 1433,
+        user=conn.login,
+        password=conn.password,
+        database=conn.schema,
+        **conn.extra_dejson,
+    )
+
+
+def open_target(conn_id: str) -> pg8000.native.Connection:
+    """Return an open pg8000 connection to the PostgreSQL target ``conn_id``."""
+    conn = get_connection(conn_id)
+    if conn.conn_type not in POSTGRES_TYPES:
+        raise ConnectionConfigError(f"target connection {conn_id!r} must be of type postgres, not {conn.conn_type!r}")
+    return open_postgres(conn)
+
+
+def open_postgres(conn: Any) -> pg8000.native.Connection:
+    """Connect with pg8000 (pure Python: safe in forked LocalExecutor task processes)."""
+    extra = conn.extra_dejson
+    try:
+        native = pg8000.native.Connection(
+            user=conn.login or "postgres",
+            password=conn.password,
+            host=conn.host or "localhost",
+            port=conn.port or 5432,
+            database=conn.schema or None,
+            application_name=APPLICATION_NAME,
+            timeout=extra.get("timeout"),  # a socket timeout: None, or long COPYs and index builds would trip it
+            ssl_context=_ssl_context(extra.get("sslmode")),
+        )
+    except Exception as exc:
+        # the driver's message can echo connection parameters; keep host/port/db, never the password
+        raise ConnectionConfigError(
+            f"cannot connect to PostgreSQL {conn.host}:{conn.port}/{conn.schema} as {conn.login!r} "
+            f"(connection {conn.conn_id!r}): {type(exc).__name__}: {_without(str(exc), conn.password)}"
+        ) from None
+    prepare_session(native)
+    return native
+
+
+def _ssl_context(sslmode: str | None) -> ssl.SSLContext | None:
+    if sslmode in (None, "disable", "allow", "prefer"):
+        return None
+    context = ssl.create_default_context()
+    if sslmode == "require":  # encrypt, but do not verify the server (libpq's meaning)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _without(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text

@@ -1,0 +1,93 @@
+"""SQL Server catalog reading: the sys.* rows of one schema as SourceTables.
+
+The queries live in ``sql/mssql/*.sql`` (one per file, schema as a bound parameter) and return
+the catalog's own values; turning bytes into characters and keeping precision/scale only where
+they mean something happens here, where the unit tests can feed it the real catalog rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
+
+CATALOG_SQL: dict[str, str] = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql" / "mssql").glob("*.sql")}
+
+MAX = -1  # sys.columns.max_length of (max) types
+_LENGTH_IN_BYTES = ("char", "varchar", "binary", "varbinary")
+_TWO_BYTES_PER_CHARACTER = ("nchar", "nvarchar")  # UTF-16 code units: max_length is twice the declared n
+_WITH_PRECISION = ("decimal", "numeric", "float", "real")  # float(n): n is mantissa bits, stored as 24 or 53
+_WITH_SCALE = ("decimal", "numeric", "time", "datetime2", "datetimeoffset")  # temporal: fraction digits
+
+
+def source_column(
+    name: str, data_type: str, max_length: int, precision: int, scale: int, nullable: bool, identity: bool
+) -> SourceColumn:
+    """One sys.columns row as a SourceColumn: length in characters, precision/scale only where meaningful."""
+    kind = data_type.lower()
+    if kind in _LENGTH_IN_BYTES:
+        length: int | None = max_length
+    elif kind in _TWO_BYTES_PER_CHARACTER:
+        length = MAX if max_length == MAX else max_length // 2
+    else:
+        length = None
+    return SourceColumn(
+        name=name,
+        data_type=kind,
+        nullable=bool(nullable),
+        char_length=length,
+        precision=precision if kind in _WITH_PRECISION else None,
+        scale=scale if kind in _WITH_SCALE else None,
+        identity=bool(identity),
+    )
+
+
+def _query(cursor: Any, name: str, schema: str) -> list[tuple[Any, ...]]:
+    cursor.execute(CATALOG_SQL[name], {"schema": schema})
+    return cursor.fetchall()
+
+
+def fetch_tables(conn: Any, schema: str) -> list[SourceTable]:
+    """Read every base table of ``schema`` with columns, primary key, foreign keys and indexes."""
+    cursor = conn.cursor()
+    try:
+        tables = _query(cursor, "list_tables", schema)
+        column_rows = _query(cursor, "list_columns", schema)
+        key_rows = _query(cursor, "list_primary_keys", schema)
+        foreign_rows = _query(cursor, "list_foreign_keys", schema)
+        index_rows = _query(cursor, "list_indexes", schema)
+    finally:
+        cursor.close()
+
+    columns: dict[str, list[SourceColumn]] = {}
+    for table, *column in column_rows:
+        columns.setdefault(table, []).append(source_column(*column))
+    keys: dict[str, list[str]] = {}
+    for table, column in key_rows:
+        keys.setdefault(table, []).append(column)
+    # rows come one per column pair / key column, in order: group them by constraint
+    foreign: dict[str, dict[str, tuple[list[str], str, str, list[str]]]] = {}
+    for table, name, column, ref_schema, ref_table, ref_column in foreign_rows:
+        pair = foreign.setdefault(table, {}).setdefault(name, ([], ref_schema, ref_table, []))
+        pair[0].append(column)
+        pair[3].append(ref_column)
+    indexes: dict[str, dict[str, tuple[bool, list[str]]]] = {}
+    for table, name, unique, column in index_rows:
+        indexes.setdefault(table, {}).setdefault(name, (bool(unique), []))[1].append(column)
+
+    return [
+        SourceTable(
+            schema=schema,
+            name=table,
+            columns=tuple(columns.get(table, ())),
+            primary_key=tuple(keys.get(table, ())),
+            foreign_keys=tuple(
+                ForeignKey(name, tuple(cols), ref_schema, ref_table, tuple(ref_cols))
+                for name, (cols, ref_schema, ref_table, ref_cols) in foreign.get(table, {}).items()
+            ),
+            indexes=tuple(Index(name, tuple(cols), unique) for name, (unique, cols) in indexes.get(table, {}).items()),
+            approx_rows=int(approx),
+        )
+        for table, approx in tables
+    ]
