@@ -8,9 +8,11 @@ something else on the server side, the same way in every TDS version:
   #662, #695, #792), and under TDS < 7.3 these types arrive as strings anyway (pymssql 2.1.4
   changelog). PostgreSQL keeps microseconds, and truncation keeps ``...59.999999`` in range
   where rounding would step into year 10000.
-- ``datetimeoffset``: read as the UTC instant in ISO text plus ``+00``; PostgreSQL parses it into
-  ``timestamptz``. pymssql returned raw bytes under TDS 7.3 before 2.2.x (issue #649), a string
-  under TDS < 7.3, and FreeTDS versions differ in how they add the offset (``tds_datecrack``).
+- ``datetimeoffset``: read as the UTC instant, ``YYYY-MM-DD HH:MM:SS.ffffff+00`` (truncated like
+  datetime2), which PostgreSQL parses into ``timestamptz``. pymssql returned the raw TDS bytes
+  under TDS 7.3 until 2024 (issue #649) and a string under TDS < 7.3; decoding bytes would tie us
+  to one layout. Styles 126/127 drop an all-zero fraction and keep 7 digits, which PostgreSQL
+  would round; the fixed-width text here is also the checksum's canonical text, unchanged.
 - ``money``/``smallmoney``: read as ``decimal(19,4)``/``decimal(10,4)``. pymssql renders money
   through FreeTDS ``dbconvert`` to text, which prints two fraction digits when the context's
   ``money_use_2_digits`` is set (FreeTDS issue #237, ``src/tds/convert.c``).
@@ -24,9 +26,10 @@ FreeTDS's text, all ``s`` digits), bit (``bool``), tinyint (unsigned), binary ty
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from include.replication.dialects import KeyRange
-from include.replication.models import SourceColumn
+from include.replication.models import SourceColumn, SourceTable, TargetColumn
 from include.replication.type_mapping import sqlserver_source_expression
 
 # pymssql substitutes parameters client side and rewrites every "%(name)s" / "%(name)d" it finds,
@@ -80,7 +83,16 @@ def read_expression(column: SourceColumn, quoted: str) -> str:
     return convert(quoted) if convert else quoted
 
 
-def select_list(columns: list[SourceColumn]) -> str:
+def source_columns(table: SourceTable, columns: Sequence[TargetColumn]) -> list[SourceColumn]:
+    """The source columns behind ``columns`` (target columns, same names), in their order."""
+    by_name = {c.name: c for c in table.columns}
+    missing = [c.name for c in columns if c.name not in by_name]
+    if missing:
+        raise ValueError(f"{table.qualified}: no source column named {', '.join(missing)}")
+    return [by_name[c.name] for c in columns]
+
+
+def select_list(columns: Sequence[SourceColumn]) -> str:
     """The SELECT list reading ``columns`` in order, converted columns keeping their names."""
     items = []
     for column in columns:
