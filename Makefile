@@ -44,5 +44,5 @@ pg-url: venv
 
 clean:
 	-$(PY) -m localdev.postgres stop --name demo
-	-$(PY) -m localdev.postgres stop --name pytest
+	-for d in .pgdata/pytest-*; do [ -d "$$d" ] && $(PY) -m localdev.postgres stop --name "$${d#.pgdata/}"; done
 	rm -rf .pgdata .airflow .staging

@@ -150,6 +150,11 @@ def stop(name: str = "default", *, root: Path = DEFAULT_ROOT) -> bool:
     return True
 
 
+def remove(name: str, *, root: Path = DEFAULT_ROOT) -> None:
+    """Delete the (stopped) server ``name``'s folder: data, log and password."""
+    shutil.rmtree(_state_dir(name, root), ignore_errors=True)
+
+
 def _running_server(state_dir: Path) -> LocalServer | None:
     state_file = state_dir / "state.json"
     pid_file = state_dir / "data" / "postmaster.pid"

@@ -1,7 +1,7 @@
 """Shared fixtures: a real PostgreSQL for every test that needs one.
 
 By default the session starts the project's own throwaway PostgreSQL 16 (``localdev.postgres``,
-server name ``pytest``) and stops it at the end. To use a server you already run instead, set
+server name ``pytest-<pid>``) and stops and removes it at the end. To use a server you already run instead, set
 ``REPLICATION_TEST_POSTGRES_URL`` to a superuser URL, e.g. ``postgresql://postgres:pw@127.0.0.1:5433/postgres``.
 Each test that asks for ``fresh_database`` gets a new, empty database, dropped afterwards.
 """
@@ -11,14 +11,34 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 TEST_URL_ENV = "REPLICATION_TEST_POSTGRES_URL"
-STACKEXCHANGE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stackexchange"
+STACKEXCHANGE_DIR = PROJECT_DIR.parent / "shared" / "data" / "stackexchange"
+
+# Airflow reads its configuration when first imported: give the test session its own home
+# (a throwaway SQLite metadata database) before any test module imports it.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-pytest-")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_DIR / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("PYTHONPATH", str(PROJECT_DIR))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Create the session's Airflow metadata database (what ``dag.test()`` records runs in)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
+    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +50,14 @@ def pg_server_url() -> Iterator[str]:
         return
     from localdev import postgres
 
-    server = postgres.start("pytest")
+    # One server per session: two sessions sharing one would stop it under each other.
+    name = f"pytest-{os.getpid()}"
+    server = postgres.start(name)
     try:
         yield server.url()
     finally:
-        postgres.stop("pytest")
+        postgres.stop(name)
+        postgres.remove(name)
 
 
 def database_url(server_url: str, database: str) -> str:

@@ -15,13 +15,15 @@ Canonical text of a row: for each column in order, ``N;`` for NULL, else
 
 - integers: decimal digits with optional ``-``; boolean/bit: ``t`` or ``f``
 - numeric(p,s) and money: plain decimal with exactly ``s`` fraction digits (no exponent)
-- real / double precision: widened to double, rounded to 15 significant digits, scientific form
-  exactly as PostgreSQL's ``to_char(x::float8, 'FM9.99999999999999EEEE')`` prints it
-  (``-1.50000000000000e+00``, ``1.00000000000000e+300``); shortest-round-trip text is not
-  portable between engines, 15 digits are
+- real / double precision: the IEEE 754 bits of the value widened to double, as 16 lowercase hex
+  digits, big-endian (PostgreSQL ``encode(float8send(x::float8), 'hex')``, T-SQL
+  ``CONVERT(binary(8), CONVERT(float, x))``). Widening real to double is exact and COPY carries
+  floats in shortest round-trip form, so equal bits are the only honest test; decimal text is not
+  portable between engines (15-digit rounding differs in the last digit for some values)
 - date ``YYYY-MM-DD``; time ``HH:MM:SS.ffffff``; timestamp ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six
   fraction digits); timestamptz: the UTC instant in that form followed by ``+00``
-- text types: the text itself (trailing spaces kept; NUL characters removed when the NUL policy is
+- text types: the text itself (trailing spaces kept, except ``char(n)`` padding, which PostgreSQL's
+  ``::text`` drops; NUL characters removed when the NUL policy is
   ``strip``, so the checksum compares what was promised)
 - bytea: lowercase hex without prefix; uuid: lowercase ``8-4-4-4-12``; xml/json: their text
 """

@@ -9,12 +9,10 @@ Text is hashed as UTF-8, as PostgreSQL's ``md5(text)`` does in a UTF-8 database:
 cast to varchar under a ``_UTF8`` collation holds the UTF-8 bytes (SQL Server 2019 or later,
 needed only for checksums), so HASHBYTES and DATALENGTH see the same octets.
 
-Floating-point columns (real, double precision) are verified by row count only, and left out of
-the row text here. The contract prints them as ``to_char(x::float8, 'FM9.99999999999999EEEE')``:
-glibc's correctly rounded 15 significant digits. T-SQL has no exact equivalent: CONVERT styles
-give 16 or 17 digits, and rounding those again (double rounding) changes the 15th digit of a
-fraction of a percent of values; FORMAT goes through .NET's own rounding and the CLR, row by row.
-``hashed_columns`` is the filter both sides must apply.
+Floating-point columns (real, float) are hashed by their bits: the value widened to float,
+``CONVERT(binary(8), ...)`` (big-endian IEEE 754, as PostgreSQL's ``float8send``), in hex.
+Decimal text cannot be matched: T-SQL's CONVERT styles give 16 or 17 digits and PostgreSQL's
+15-digit rounding differs from re-rounding them for a fraction of a percent of values.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from include.replication.models import SourceColumn, SourceTable, TargetColumn
 from include.replication.mssql_expressions import qualified_name, quote, range_filter, read_expression, source_columns
 
 UTF8_COLLATION = "Latin1_General_100_BIN2_UTF8"  # binary: REPLACE finds NCHAR(0), which Windows collations ignore
-FLOAT_TARGET_TYPES = ("real", "double precision")
 
 _INTEGERS = ("tinyint", "smallint", "int", "bigint")
 _EXACT_NUMBERS = ("decimal", "numeric", "money", "smallmoney")  # money is read as decimal(19,4): same text
@@ -38,11 +35,6 @@ _READ_AS_TEXT = ("datetime2", "time", "datetimeoffset")
 
 # The first 7 bytes of the MD5 as a big-endian, non-negative 56-bit integer.
 ROW_HASH_56 = "CONVERT(bigint, 0x00 + SUBSTRING(HASHBYTES('MD5', r.row_text), 1, 7))"
-
-
-def hashed_columns(columns: Sequence[TargetColumn]) -> list[TargetColumn]:
-    """The columns whose values enter the row text: all but real/double precision (verified by count)."""
-    return [c for c in columns if c.pg_type not in FLOAT_TARGET_TYPES]
 
 
 def _utf8(value: str, *, strip_nul: bool, rtrim: bool) -> str:
@@ -64,6 +56,8 @@ def canonical_text(column: SourceColumn, quoted: str, *, strip_nul: bool) -> str
         return f"CONVERT(varchar(20), {quoted})"
     if kind in _EXACT_NUMBERS:
         return f"CONVERT(varchar(41), {value})"  # plain digits, exactly `scale` of them after the point
+    if kind in ("float", "real"):
+        return f"LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, {quoted})), 2))"
     if kind == "date":
         return f"CONVERT(varchar(10), {quoted}, 23)"
     if kind == "datetime":
@@ -78,13 +72,13 @@ def canonical_text(column: SourceColumn, quoted: str, *, strip_nul: bool) -> str
         return f"LOWER(CONVERT(varchar(max), CONVERT(varbinary(max), {quoted}), 2))"
     if kind in _TEXT:
         return _utf8(value, strip_nul=strip_nul, rtrim=kind in _BLANK_PADDED)
-    raise ValueError(f"{column.name}: SQL Server type {kind!r} has no canonical text (floats are verified by count)")
+    raise ValueError(f"{column.name}: SQL Server type {kind!r} has no canonical text")
 
 
 def hashed_source(table: SourceTable, columns: Sequence[TargetColumn], *, nul_policy: str) -> str:
     """FROM clause: ``table`` as ``t``, each row's canonical text as ``r.row_text``."""
     source = f"{qualified_name(table.schema, table.name)} AS t"
-    hashed = source_columns(table, hashed_columns(columns))
+    hashed = source_columns(table, columns)
     if not hashed:
         return f"{source} CROSS APPLY (SELECT CONVERT(varchar(max), '') AS row_text) AS r"
     texts, parts = [], []

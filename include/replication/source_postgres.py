@@ -22,7 +22,7 @@ from include.replication.models import ForeignKey, Index, SourceColumn, SourceTa
 
 _SQL = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql" / "postgres").glob("*.sql")}
 
-FETCH_ROWS = 5_000  # rows per FETCH in ``rows`` mode: ~5 MB of StackOverflow posts, few round trips
+FETCH_ROWS = 1_000  # rows per FETCH in ``rows`` mode: a few MB even for 30 KB posts held as Python str
 
 # Session settings that make text output (COPY, ::text, to_char) independent of the server's
 # and the role's defaults: a source with DateStyle 'SQL, DMY' must not hand the target 03/04/2010.
@@ -60,7 +60,7 @@ def canonical_text(column: str, pg_type: str) -> str:
     if base == "boolean":
         return f"CASE WHEN {col} THEN 't' ELSE 'f' END"
     if base in ("real", "double precision"):
-        return f"to_char({col}::float8, 'FM9.99999999999999EEEE')"
+        return f"encode(float8send({col}::float8), 'hex')"
     if base == "timestamp without time zone" or base == "timestamp":
         return f"to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US')"
     if base in ("timestamp with time zone", "timestamptz"):
@@ -89,7 +89,8 @@ def canonical_row(columns: Sequence[TargetColumn]) -> str:
 def _bucket(key: str, width: int) -> str:
     # floor(key / width) in integer arithmetic, the same expression on every engine
     k = quote(key)
-    return f"CASE WHEN {k} >= 0 THEN {k} / {int(width)} ELSE -((-{k} - 1) / {int(width)}) - 1 END"
+    # (-1 - k) rather than (-k - 1): -k overflows for the smallest integer of the type
+    return f"CASE WHEN {k} >= 0 THEN {k} / {int(width)} ELSE -((-1 - {k}) / {int(width)}) - 1 END"
 
 
 def _range_filter(key_range: KeyRange | None) -> tuple[str, dict[str, int]]:

@@ -74,7 +74,7 @@ def discover_tables() -> dict[str, Any]:
     }
 
 
-@task
+@task(trigger_rule="none_failed")
 def list_other_tables(plan: dict[str, Any], level: int) -> list[str]:
     """The discovered tables beyond the nine that belong to ``level`` (mapped over; may be empty)."""
     return plan["other_tables"][level]

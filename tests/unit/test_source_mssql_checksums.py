@@ -16,7 +16,7 @@ import sqlglot
 from include.replication.dialects import BucketSum, KeyRange
 from include.replication.models import SourceColumn, SourceTable
 from include.replication.mssql_catalog import CATALOG_SQL
-from include.replication.mssql_checksums import canonical_text, hashed_columns
+from include.replication.mssql_checksums import canonical_text
 from include.replication.source_mssql import SqlServerDialect
 from include.replication.type_mapping import SQLSERVER_TYPES, map_table
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
@@ -118,14 +118,14 @@ def test_strip_policy_hashes_text_without_nul_under_a_binary_collation():
     )
 
 
-def test_row_text_tests_null_on_the_column_and_leaves_floats_out():
-    """Stand-in for SQL Server: N; or V<octets>:<text>; per column; real/float verified by count only."""
+def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
+    """Stand-in for SQL Server: N; or V<octets>:<text>; per column; real/float enter as their IEEE 754 bits."""
     conn = FakeConnection()
     SqlServerDialect().bucket_checksums(conn, EVERY_TYPE, COLUMNS, key="Id", width=1000, nul_policy="strip")
     (sql, params), = conn.executed  # fmt: skip
     assert "CASE WHEN t.[int col] IS NULL THEN 'N;' ELSE 'V' + CONVERT(varchar(20), DATALENGTH(v.[v" in sql
-    assert "[float col]" not in sql and "[real col]" not in sql
-    assert len(hashed_columns(COLUMNS)) == len(COLUMNS) - 2
+    assert "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, t.[float col])), 2))" in sql
+    assert "CONVERT(float, t.[real col])" in sql
     assert "FROM [dbo].[Every Type]]s] AS t CROSS APPLY" in sql
     assert params == {"width": 1000}
 
@@ -137,14 +137,6 @@ def test_table_without_key_is_one_bucket():
     assert conn.executed[0][0].startswith("SELECT q.bucket, COUNT_BIG(*), SUM(CONVERT(decimal(38,0), q.row_hash)) "
                                           "FROM (SELECT 0 AS bucket, ")  # fmt: skip
     assert conn.executed[0][1] is None
-
-
-def test_no_hashed_column_hashes_the_empty_text():
-    table = SourceTable("dbo", "F", (SourceColumn("x", "float", True, precision=53),))
-    conn = FakeConnection()
-    SqlServerDialect().bucket_checksums(conn, table, map_table(table, dialect="mssql"), key=None, width=1,
-                                        nul_policy="strip")  # fmt: skip
-    assert "CROSS APPLY (SELECT CONVERT(varchar(max), '') AS row_text) AS r" in conn.executed[0][0]
 
 
 def _tsql_bucket(k: int, w: int) -> int:

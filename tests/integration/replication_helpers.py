@@ -1,0 +1,89 @@
+"""Helpers for end-to-end replication tests: run a DAG with dag.test(), compare source and target."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from include.stackoverflow.database import connect
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+
+
+@contextmanager
+def airflow_connections(source_url: str, target_url: str):
+    """Point the DAGs' default connection ids at the given databases (as environment variables)."""
+    names = {"AIRFLOW_CONN_STACKOVERFLOW_SOURCE": source_url, "AIRFLOW_CONN_STACKOVERFLOW_POSTGRES_TARGET": target_url}
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dag(dag_id: str, source_url: str, target_url: str, **conf):
+    """Run ``dag_id`` in-process with ``dag.test()`` (retries off); return the DagRun."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(str(DAGS_DIR)).get_dag(dag_id)
+    for task in dag.tasks:
+        task.retries = 0  # dag.test() honours retry delays: fail fast here, retries have their own tests
+    with airflow_connections(source_url, target_url):
+        return dag.test(run_conf=conf)
+
+
+def task_states(dag_run) -> dict[str, str]:
+    """``{task_id[map_index]: state}`` of a finished run."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        return {
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state).split(".")[-1].lower()
+            for ti in tis
+        }
+
+
+def table_names(url: str, schema: str = "public") -> list[str]:
+    conn = connect(url)
+    try:
+        rows = conn.run(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE nspname = :s AND relkind = 'r' ORDER BY relname",
+            s=schema,
+        )
+        return [r[0] for r in rows]
+    finally:
+        conn.close()
+
+
+def content_hash(url: str, table: str, schema: str = "public") -> tuple[int, str]:
+    """(row count, md5 of all rows' text in primary-key order): equal means equal content."""
+    conn = connect(url)
+    try:
+        conn.run("SET DateStyle = 'ISO, YMD'")
+        sql = (
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.\"Id\"), '')) "
+            f'FROM "{schema}"."{table}" t'
+        )
+        count, digest = conn.run(sql)[0]
+        return count, digest
+    finally:
+        conn.close()
+
+
+def identity_state(url: str, table: str, schema: str = "public") -> tuple[int | None, int]:
+    """(max(Id), the identity's next value) for a table."""
+    conn = connect(url)
+    try:
+        max_id = conn.run(f'SELECT max("Id") FROM "{schema}"."{table}"')[0][0]
+        next_id = conn.run("SELECT nextval(pg_get_serial_sequence(:t, 'Id'))", t=f'"{schema}"."{table}"')[0][0]
+        return max_id, next_id
+    finally:
+        conn.close()

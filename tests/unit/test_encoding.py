@@ -1,0 +1,37 @@
+"""Row batches to COPY bytes: the NUL policy and invalid Unicode name table, column and row key."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.replication.encoding import BadValueError, RowEncoder
+
+
+def encoder(policy: str = "strip") -> RowEncoder:
+    return RowEncoder("dbo.Posts", ["Id", "Title", "Body"], key=["Id"], nul_policy=policy)
+
+
+def test_strip_removes_nul_and_counts_per_column():
+    """nul_policy=strip removes U+0000 and counts every removal per column."""
+    enc = encoder()
+    data = enc.encode([(1, "a\x00b", "\x00\x00"), (2, "ok", None)])
+    assert data == b"1\tab\t\n2\tok\t\\N\n"
+    assert dict(enc.nul_stripped) == {"Title": 1, "Body": 2}
+    assert enc.rows == 2
+
+
+def test_fail_names_table_column_and_key():
+    """nul_policy=fail stops with the table, the column and the row's key."""
+    with pytest.raises(BadValueError, match=r"dbo\.Posts\.Body: NUL character \(U\+0000\) at Id=7"):
+        encoder("fail").encode([(7, "fine", "bad\x00")])
+
+
+def test_lone_surrogate_names_table_column_and_key():
+    """Text that is not valid Unicode (a lone UTF-16 surrogate) is named, not silently replaced."""
+    with pytest.raises(BadValueError, match=r"dbo\.Posts\.Title: text is not valid Unicode .* at Id=3"):
+        encoder().encode([(3, "half \ud800 pair", "")])
+
+
+def test_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="nul_policy must be one of"):
+        RowEncoder("t", ["a"], key=[], nul_policy="ignore")

@@ -1,0 +1,92 @@
+"""The spool streamer: bytes arrive intact and in order, memory stays within budget, failures travel both ways."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from include.replication.streaming import MB, SpoolStreamer, StreamCancelled, spooled_file
+
+
+def collect(chunks) -> bytes:
+    return b"".join(chunks)
+
+
+def test_bytes_arrive_intact_and_in_order():
+    """Everything the reader writes reaches the writer, byte for byte, in order."""
+    pieces = [f"{i}\tline {i}\n".encode() * (i % 50 + 1) for i in range(20_000)]
+    received: list[bytes] = []
+
+    def read(sink):
+        for piece in pieces:
+            sink(piece)
+        return len(pieces)
+
+    result, stats = SpoolStreamer(buffer_bytes=1 * MB).run(read, lambda chunks: received.append(collect(chunks)))
+    assert result == len(pieces)
+    assert received == [b"".join(pieces)]
+    assert stats.bytes == sum(map(len, pieces))
+    assert stats.spools > 1
+
+
+def test_slow_writer_spills_to_disk_within_budget():
+    """A writer that cannot keep up makes the reader spill to disk; memory never exceeds the buffer."""
+    reserved: list[int] = []
+    done_reading = threading.Event()
+
+    def factory(max_size):
+        reserved.append(max_size)
+        return spooled_file(max_size)
+
+    def read(sink):
+        for _ in range(12 * 64):  # 12 MB against a 2 MB budget
+            sink(b"x" * 16_384)
+        done_reading.set()
+
+    def write(chunks):
+        done_reading.wait(30)  # hold everything back until the reader is done
+        assert len(collect(chunks)) == 12 * MB
+
+    _, stats = SpoolStreamer(buffer_bytes=2 * MB, spool_factory=factory).run(read, write)
+    assert stats.peak_buffered_bytes <= 2 * MB
+    assert stats.spilled_bytes >= 9 * MB
+    assert 0 in reserved  # disk spools were created once the budget was used up
+
+
+def test_reader_failure_reaches_the_writer_side():
+    """An error in the source read is raised to the caller (the COPY fails, the transaction rolls back)."""
+
+    def read(sink):
+        sink(b"a\n")
+        raise ConnectionResetError("source went away")
+
+    with pytest.raises(ConnectionResetError, match="source went away"):
+        SpoolStreamer(buffer_bytes=1 * MB).run(read, collect)
+
+
+def test_writer_failure_stops_the_reader():
+    """When the COPY fails, the reader is told to stop instead of reading the rest of the table."""
+    seen: list[BaseException] = []
+
+    def read(sink):
+        try:
+            while True:
+                sink(b"y" * 65_536)
+        except StreamCancelled as exc:
+            seen.append(exc)
+            raise
+
+    def write(chunks):
+        next(iter(chunks))
+        raise BrokenPipeError("target connection killed")
+
+    with pytest.raises(BrokenPipeError):
+        SpoolStreamer(buffer_bytes=1 * MB).run(read, write)
+    assert seen and isinstance(seen[0], StreamCancelled)
+
+
+def test_buffer_below_one_megabyte_is_refused():
+    """A buffer too small to hold a spool is a configuration error, said up front."""
+    with pytest.raises(ValueError, match="at least 1 MB"):
+        SpoolStreamer(buffer_bytes=100_000)
