@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.replication.levels import LAST_LEVEL, STATIC_TABLES, STACKOVERFLOW_MANIFEST, assign_levels
+from include.replication.levels import LAST_LEVEL, STACKOVERFLOW_MANIFEST, STATIC_TABLES, assign_levels
 from include.replication.models import ForeignKey, SourceColumn, SourceTable
 from include.replication.settings import ReplicationSettings, SettingsError
 
