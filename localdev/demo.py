@@ -1,22 +1,88 @@
-"""``make demo``: start the throwaway PostgreSQL, build a generated source, show what is there.
+"""``make demo``: throwaway PostgreSQL, a generated source, the streaming DAG, and the proof.
 
-The streaming DAG is not wired in yet (issue [B]); until then the demo shows the source it will
-replicate: every table with its row count, next to the real StackOverflow2010 count at that scale.
+1. starts the project's PostgreSQL 16 (``localdev.postgres``, server ``demo``);
+2. builds ``stackoverflow_source`` with the generator (scale 0.01 by default: 193k rows);
+3. runs ``airflow dags test replicate_stackoverflow_to_postgres_parallel`` with the connections
+   given as ``AIRFLOW_CONN_*`` environment variables pointing at that server;
+4. prints the verification table, recomputed here independently of the DAG's own check:
+   per table, source rows, target rows and whether the per-key-range checksums match.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from include.stackoverflow.database import connect, row_counts
+from include.replication.source_postgres import PostgresDialect, prepare_session
+from include.replication.type_mapping import map_table
+from include.replication.verification import verification_table, verify_table
+from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
-from include.stackoverflow.schema import LOOKUP_TABLES, ROW_COUNTS, TABLES
 from localdev import postgres
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVER_NAME = "demo"
 SOURCE_DATABASE = "stackoverflow_source"
+TARGET_DATABASE = "stackoverflow_target"
+DAG_ID = "replicate_stackoverflow_to_postgres_parallel"
+
+
+def airflow_environment(source_url: str, target_url: str, home: Path) -> dict[str, str]:
+    """Environment for the Airflow CLI: a project-local home, the DAGs folder, the two connections."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": str(PROJECT_DIR),
+        "AIRFLOW_CONN_STACKOVERFLOW_SOURCE": source_url,
+        "AIRFLOW_CONN_STACKOVERFLOW_POSTGRES_TARGET": target_url,
+    }
+
+
+def run_streaming_dag(env: dict[str, str], log_file: Path, conf: dict) -> float:
+    """``airflow dags test`` the streaming DAG; the full log goes to ``log_file``. Returns seconds."""
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    started = time.monotonic()
+    with log_file.open("w") as log:
+        result = subprocess.run(
+            [*airflow, "dags", "test", DAG_ID, "--conf", json.dumps(conf)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    seconds = time.monotonic() - started
+    if result.returncode != 0 or "state=success" not in log_file.read_text():
+        raise SystemExit(f"the DAG run failed: see {log_file}")
+    return seconds
+
+
+def verify_copy(source_url: str, target_url: str) -> list:
+    """Verify every source table against the target with checksums, independently of the DAG."""
+    source, target = connect(source_url), connect(target_url)
+    try:
+        prepare_session(source)
+        prepare_session(target)
+        dialect = PostgresDialect()
+        results = []
+        for table in dialect.fetch_tables(source, "public"):
+            results.append(
+                verify_table(
+                    mode="checksums", source=dialect, source_conn=source, source_table=table,
+                    target=dialect, target_conn=target, target_table=table,
+                    columns=map_table(table, dialect="postgres"), nul_policy="strip",
+                )
+            )  # fmt: skip
+        return results
+    finally:
+        source.close()
+        target.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,31 +95,36 @@ def main(argv: list[str] | None = None) -> int:
     server = postgres.start(SERVER_NAME)
     print(f"PostgreSQL 16 (throwaway) on 127.0.0.1:{server.port}, data in {server.data_dir}")
     try:
-        url = postgres.create_database(server, SOURCE_DATABASE)
+        source_url = postgres.create_database(server, SOURCE_DATABASE)
+        target_url = postgres.create_database(server, TARGET_DATABASE)
         started = time.monotonic()
-        generate(url, scale=args.scale, seed=args.seed)
-        seconds = time.monotonic() - started
-        conn = connect(url)
-        try:
-            counts = row_counts(conn, TABLES, schema="public")
-        finally:
-            conn.close()
+        counts = generate(source_url, scale=args.scale, seed=args.seed)
         print(
-            f"\nSource database {SOURCE_DATABASE!r}: generated at scale {args.scale}, seed {args.seed}, in {seconds:.1f} s\n"
+            f"Source {SOURCE_DATABASE!r}: {sum(counts.values()):,} rows generated (scale {args.scale}, seed {args.seed}) in {time.monotonic() - started:.1f} s"
         )
-        print(f"{'table':<12}{'rows':>12}{'StackOverflow2010 x scale':>28}")
-        for name, count in sorted(counts.items()):
-            expected = ROW_COUNTS[name] if name in LOOKUP_TABLES else round(ROW_COUNTS[name] * args.scale)
-            print(f"{name:<12}{count:>12,}{expected:>28,}")
-        print(f"{'total':<12}{sum(counts.values()):>12,}")
+
+        home = PROJECT_DIR / ".airflow" / "demo"
+        home.mkdir(parents=True, exist_ok=True)
+        log_file = home / "dags_test.log"
+        print(f"Running {DAG_ID} (airflow dags test, verify=checksums); log: {log_file.relative_to(PROJECT_DIR)}")
+        seconds = run_streaming_dag(
+            airflow_environment(source_url, target_url, home), log_file, {"verify": "checksums"}
+        )
+        print(f"DAG run succeeded in {seconds:.1f} s\n")
+
+        results = verify_copy(source_url, target_url)
+        print(verification_table(results))
+        ok = all(r.ok and r.checksum_match for r in results)
+        print(f"\n{'Every table matches its source.' if ok else 'DIFFERENCES FOUND (see above).'}")
+        return 0 if ok else 1
     finally:
         if args.keep:
-            print(f"\nServer left running: {server.url(SOURCE_DATABASE).replace(server.password, '***')}")
-            print("Password: python -m localdev.postgres url --name demo; stop it with: make pg-stop")
+            print(
+                f"\nServer left running. URLs: python -m localdev.postgres url --name {SERVER_NAME} --database {TARGET_DATABASE}; stop: make pg-stop"
+            )
         else:
             postgres.stop(SERVER_NAME)
-            print("\nThrowaway server stopped (make demo KEEP=1 leaves it running).")
-    return 0
+            print("Throwaway server stopped (make demo KEEP=1 leaves it running).")
 
 
 if __name__ == "__main__":
