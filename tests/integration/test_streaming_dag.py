@@ -103,6 +103,19 @@ def test_tables_param_limits_the_run(airflow_db, fresh_database, target_database
     assert str(run.state) == "success", states
     assert table_names(target_database) == ["Users"]
     assert states["posts_and_badges.replicate_Posts"] == "skipped"
+    assert asset_uris(run) == [f"postgres://127.0.0.1:{target_database.split(':')[3].split('/')[0]}/"
+                               f"{target_database.rsplit('/', 1)[1]}/public/Users"]  # fmt: skip
+
+
+def asset_uris(dag_run) -> list[str]:
+    """URIs of the asset events a run emitted (one per replicated table)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == dag_run.run_id)).all()
+        return sorted(event.asset.uri for event in events)
 
 
 def test_missing_table_fails_before_any_data_moves(airflow_db, fresh_database, target_database):
