@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "stackoverflow-replication"  # shows in sys.dm_exec_sessions.program_name for the DBA
 LOGIN_TIMEOUT_S = 30  # a wrong host fails the task in seconds, not after pymssql's default 60
-FETCH_ROWS = 5_000  # rows per fetchmany: ~5 MB of StackOverflow posts, few round trips
+FETCH_ROWS = 1_000  # rows per fetchmany: a few MB even for 30 KB posts held as Python str (see source_postgres)
 
 
 # Keyword arguments of pymssql.connect that a connection's extras may set; Airflow extras often
