@@ -56,7 +56,9 @@ def main() -> None:
         rows = (re.sub(r"\s+\[include\.replication.*$", "", line) for line in block[1:12])
         print("\n".join(line for line in rows if re.match(r"^(table|public\.)", line)))
     size = connect(target_url).run("SELECT pg_size_pretty(pg_database_size(current_database()))")[0][0]
-    print(f"scale {args.scale}, read mode {args.read_mode}: DAG run {seconds:.1f} s wall (airflow dags test), target size {size}")
+    print(
+        f"scale {args.scale}, read mode {args.read_mode}: DAG run {seconds:.1f} s wall (airflow dags test), target size {size}"
+    )
     print(f"log: {Path(log_file).relative_to(PROJECT_DIR)}")
 
 
