@@ -122,5 +122,8 @@ class SourceDialect(Protocol):
     ) -> dict[Any, str]:
         """``{key value: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
 
+    def key_distribution(self, conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+        """(row estimate, [(key value, cumulative rows)]) for the partition planner, from statistics."""
+
     def key_bounds(self, conn: Any, table: SourceTable, key: str) -> tuple[int | None, int | None]:
         """``(min(key), max(key))``, both None for an empty table."""

@@ -20,6 +20,8 @@ from include.replication import mssql_catalog
 from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.encoding import RowEncoder
 from include.replication.models import SourceTable, TargetColumn
+from include.replication.partitions import cumulative_points
+from include.replication.source_postgres import QUANTILE_POINTS
 from include.replication.mssql_checksums import bucket_checksums_sql, row_hashes_sql
 from include.replication.mssql_expressions import qualified_name, quote, range_filter, select_list, source_columns
 
@@ -107,6 +109,26 @@ class SqlServerDialect:
         k = quote(key)
         low, high = _run(conn, f"SELECT MIN({k}), MAX({k}) FROM {qualified_name(table.schema, table.name)}", {})[0]
         return low, high
+
+    def key_distribution(self, conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+        """(row count, [(key, cumulative rows)]) from the key's statistics histogram; exact quantiles without one."""
+        total = table.approx_rows  # sys.partitions.rows: kept current by the engine, unlike the histogram
+        params = {"qualified": qualified_name(table.schema, table.name), "key": key}
+        steps = _run(conn, mssql_catalog.CATALOG_SQL["key_histogram"], params)
+        points = cumulative_points([(int(k), float(r), float(e)) for k, r, e in steps])
+        if points and points[-1][1] > 0 and total > 0:
+            scale = total / points[-1][1]  # statistics lag behind inserts: stretch them to today's count
+            return total, [(k, c * scale) for k, c in points]
+        k = quote(key)
+        rows = _run(
+            conn,
+            f"SELECT q.k, q.rn FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn, COUNT_BIG(*) OVER () AS total "
+            f"FROM {qualified_name(table.schema, table.name)}) AS q "
+            f"WHERE q.rn % CASE WHEN q.total / {QUANTILE_POINTS} > 0 THEN q.total / {QUANTILE_POINTS} ELSE 1 END = 0 "
+            "OR q.rn = 1 OR q.rn = q.total ORDER BY q.rn",
+            {},
+        )
+        return (int(rows[-1][1]) if rows else 0), [(int(k_), float(rn)) for k_, rn in rows]
 
     def stream_rows(
         self,

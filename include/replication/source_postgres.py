@@ -19,6 +19,7 @@ from pg8000.native import Connection, identifier
 from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.encoding import RowEncoder
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable, TargetColumn
+from include.replication.partitions import histogram_points
 
 _SQL = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql" / "postgres").glob("*.sql")}
 
@@ -34,6 +35,8 @@ SESSION_SETTINGS = (
     "SET TimeZone = 'UTC'",
     "SET client_encoding = 'UTF8'",
 )
+
+QUANTILE_POINTS = 200  # points of the exact distribution when the key has no statistics
 
 _MODIFIERS = re.compile(r"\(\d+(,\d+)?\)")
 
@@ -182,6 +185,22 @@ class PostgresDialect:
         k = quote(key)
         low, high = conn.run(f"SELECT min({k}), max({k}) FROM {qualified_name(table.schema, table.name)}")[0]
         return low, high
+
+    def key_distribution(self, conn: Connection, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+        """(row estimate, [(key, cumulative rows)]) from the statistics; exact quantiles when there are none."""
+        found = conn.run(_SQL["key_histogram"], schema=table.schema, table=table.name, key=key)
+        bounds, estimate = found[0] if found else (None, 0)
+        if bounds and estimate > 0:
+            return estimate, histogram_points([int(b) for b in bounds.strip("{}").split(",")], estimate)
+        # Never analyzed (the source role may not be allowed to): one ordered pass over the key.
+        k = quote(key)
+        rows = conn.run(
+            f"SELECT {k}, rn FROM (SELECT {k}, row_number() OVER (ORDER BY {k}) AS rn, count(*) OVER () AS total "
+            f"FROM {qualified_name(table.schema, table.name)}) q "
+            f"WHERE rn % greatest(total / {QUANTILE_POINTS}, 1) = 0 OR rn = 1 OR rn = total ORDER BY rn"
+        )
+        total = rows[-1][1] if rows else 0
+        return total, [(int(key_value), float(rn)) for key_value, rn in rows]
 
     def stream_rows(
         self,
