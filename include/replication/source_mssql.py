@@ -20,10 +20,10 @@ from include.replication import mssql_catalog
 from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.encoding import RowEncoder
 from include.replication.models import SourceTable, TargetColumn
-from include.replication.partitions import cumulative_points
-from include.replication.source_postgres import QUANTILE_POINTS
 from include.replication.mssql_checksums import bucket_checksums_sql, row_hashes_sql
 from include.replication.mssql_expressions import qualified_name, quote, range_filter, select_list, source_columns
+from include.replication.partitions import cumulative_points
+from include.replication.source_postgres import QUANTILE_POINTS
 
 log = logging.getLogger(__name__)
 
