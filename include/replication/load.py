@@ -86,27 +86,57 @@ def replicate_table(
             report = _append(source, source_conn, target_conn, table, columns, settings, on_progress, started)
         target_conn.run("COMMIT")
     except BaseException:
-        _rollback_quietly(target_conn)
+        rollback_quietly(target_conn)
         raise
     return report
 
 
 def _replace(source, source_conn, target_conn, table, columns, settings, on_progress, started) -> TableReport:
     schema = settings.target_schema
-    staging = staging_name(table.name)
-    target_conn.run(f"DROP TABLE IF EXISTS {qualified_name(schema, staging)}")
-    target_conn.run(create_table_sql(schema, staging, columns))
+    staging = create_staging(target_conn, schema, table, columns)
     rows, stats = _copy(source, source_conn, target_conn, table, columns, schema, staging, settings, freeze=True)
     on_progress(f"{table.qualified}: {rows.rows:,} rows copied into {schema}.{staging}")
-    key_name = None
+    add_primary_key(target_conn, schema, staging, table)
+    verification = verify_and_swap(source, source_conn, target_conn, table, columns, settings, staging=staging)
+    return TableReport(_stats(table, rows, stats, started), verification)
+
+
+def create_staging(conn: Connection, schema: str, table: SourceTable, columns: tuple[TargetColumn, ...]) -> str:
+    """(Re)create ``<table>__staging`` with the target columns; return its name."""
+    staging = staging_name(table.name)
+    conn.run(f"DROP TABLE IF EXISTS {qualified_name(schema, staging)}")
+    conn.run(create_table_sql(schema, staging, columns))
+    return staging
+
+
+def add_primary_key(conn: Connection, schema: str, staging: str, table: SourceTable) -> None:
+    """The source's primary key on the staging table, under the name the swap renames."""
     if table.primary_key:
-        key_name = derived_name(table.name, "_pkey")
-        target_conn.run(primary_key_sql(schema, staging, table.primary_key, name=derived_name(staging, "_pkey")))
+        conn.run(primary_key_sql(schema, staging, table.primary_key, name=derived_name(staging, "_pkey")))
+
+
+def verify_and_swap(
+    source: SourceDialect,
+    source_conn: Any,
+    target_conn: Connection,
+    table: SourceTable,
+    columns: tuple[TargetColumn, ...],
+    settings: LoadSettings,
+    *,
+    staging: str,
+) -> TableVerification:
+    """Secondary indexes, verification against the source, swap, identity alignment, ANALYZE.
+
+    Runs inside the caller's transaction: a failed verification raises ``VerificationFailed``
+    and the rollback leaves the live table as it was.
+    """
+    schema = settings.target_schema
     for index in table.indexes:
         target_conn.run(index_sql(schema, staging, index, name=derived_name(index.name, "__staging")))
     staged = SourceTable(schema=schema, name=staging, columns=table.columns, primary_key=table.primary_key)
     verification = _verify(source, source_conn, target_conn, table, staged, columns, settings)
     sequence = _identity_sequence(target_conn, schema, staging, columns)
+    key_name = derived_name(table.name, "_pkey") if table.primary_key else None
     for statement in swap_sql(schema, table.name, staging=staging, key_name=key_name):
         target_conn.run(statement)
     for index in table.indexes:
@@ -114,13 +144,12 @@ def _replace(source, source_conn, target_conn, table, columns, settings, on_prog
             f"ALTER INDEX {qualified_name(schema, derived_name(index.name, '__staging'))} RENAME TO {quote(index.name)}"
         )
     if sequence:
-        target_conn.run(
-            f"ALTER SEQUENCE {sequence} RENAME TO {quote(derived_name(table.name, '_' + _identity(columns) + '_seq'))}"
-        )
+        new_name = derived_name(table.name, "_" + _identity(columns) + "_seq")
+        target_conn.run(f"ALTER SEQUENCE {sequence} RENAME TO {quote(new_name)}")
         sql, params = align_identity_sql(schema, table.name, _identity(columns))
         target_conn.run(sql, **params)
     target_conn.run(f"ANALYZE {qualified_name(schema, table.name)}")
-    return TableReport(_stats(table, rows, stats, started), verification)
+    return verification
 
 
 def _append(source, source_conn, target_conn, table, columns, settings, on_progress, started) -> TableReport:
@@ -198,7 +227,7 @@ def _stats(table: SourceTable, read, stream, started: float) -> TableStats:
     )
 
 
-def _rollback_quietly(conn: Connection) -> None:
+def rollback_quietly(conn: Connection) -> None:
     # After a failure mid-COPY the connection may be unusable; the server rolls back on close.
     try:
         conn.run("ROLLBACK")

@@ -36,6 +36,7 @@ class ReplicationSettings:
     load_mode: str = "replace"
     source_read_mode: str = "copy"  # PostgreSQL sources only: 'copy' or 'rows' (the SQL Server path's encoder)
     partition_rows: int = DEFAULT_PARTITION_ROWS
+    staging_url: str = ""  # bulk DAG: where partitions are staged; empty: a folder under AIRFLOW_HOME
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -160,13 +160,16 @@ def summarize(plan: dict[str, Any]) -> dict[str, Any]:
     verifications = [TableVerification(**{**r["verification"], **_tuples(r["verification"])}) for r in reports]
     log.info("Verification:\n%s", verification_table(verifications))
     log.info("Run summary:\n%s", summary_table([r["stats"] for r in reports]))
+    partitions = _partition_reports(ti)
+    if partitions:
+        log.info("Partitions:\n%s", partition_table(partitions))
     totals = {
         "tables": len(reports),
         "rows": sum(r["stats"]["rows"] for r in reports),
         "bytes": sum(r["stats"]["bytes"] for r in reports),
         "all_verified": all(v.ok for v in verifications),
     }
-    return {"tables": reports, "totals": totals}
+    return {"tables": reports, "partitions": partitions, "totals": totals}
 
 
 def _tuples(verification: dict[str, Any]) -> dict[str, Any]:
@@ -177,15 +180,41 @@ def _tuples(verification: dict[str, Any]) -> dict[str, Any]:
 
 
 def _all_reports(ti: Any) -> list[dict[str, Any] | None]:
-    task_ids = [t for t in ti.task.dag.task_ids if t.rsplit(".", 1)[-1].startswith("replicate")]
+    """Table reports: the streaming DAG's replicate_* tasks, or the bulk DAG's finish_table."""
     reports: list[dict[str, Any] | None] = []
-    for task_id in task_ids:
+    for task_id in ti.task.dag.task_ids:
         group, _, name = task_id.rpartition(".")
+        if not (name.startswith("replicate") or name == "finish_table"):
+            continue
         if name == "replicate_other_tables" and not ti.xcom_pull(task_ids=f"{group}.list_other_tables"):
             continue  # nothing was mapped: there is no XCom to pull
-        value = ti.xcom_pull(task_ids=task_id, map_indexes=None)
+        value = ti.xcom_pull(task_ids=task_id)  # every map index (map_indexes=None would mean "unmapped")
         reports.extend(value if isinstance(value, list) else [value])
     return reports
+
+
+def _partition_reports(ti: Any) -> list[dict[str, Any]]:
+    """The bulk DAG's per-partition rows (load_partition results), empty for the streaming DAG."""
+    task_ids = [t for t in ti.task.dag.task_ids if t.endswith("load_partition")]
+    found: list[dict[str, Any]] = []
+    for task_id in task_ids:
+        value = ti.xcom_pull(task_ids=task_id)  # every map index (map_indexes=None would mean "unmapped")
+        found.extend(v for v in (value if isinstance(value, list) else [value]) if v)
+    return found
+
+
+def partition_table(partitions: list[dict[str, Any]]) -> str:
+    """Per partition: rows, MB, extract and load seconds, peak memory of each task."""
+    lines = [f"{'partition':<28}{'rows':>12}{'MB':>9}{'extract s':>11}{'load s':>9}{'peak MB':>9}"]
+    for p in partitions:
+        part = p["partition"]
+        name = f"{part['table']}[{part['index'] + 1}/{part['count']}]"
+        peak = max(p.get("extract_peak_mb", 0), p.get("load_peak_mb", 0))
+        lines.append(
+            f"{name:<28}{p['rows']:>12,}{p['bytes'] / 2**20:>9.1f}{p['extract_seconds']:>11.1f}"
+            f"{p['load_seconds']:>9.1f}{peak:>9.0f}"
+        )
+    return "\n".join(lines)
 
 
 def summary_table(stats: list[dict[str, Any]]) -> str:

@@ -106,3 +106,29 @@ def test_table_tasks_tolerate_skipped_upstreams(streaming):
         name = task.task_id.rsplit(".", 1)[-1]
         if name.startswith(("replicate", "list_other_tables")) or name == "summarize":
             assert task.trigger_rule == "none_failed", task.task_id
+
+
+BULK = "replicate_stackoverflow_to_postgres_bulk_parallel"
+
+
+@pytest.fixture
+def bulk(dagbag):
+    return dagbag.dags[BULK]
+
+
+def test_bulk_dag_params_retries_tags(bulk):
+    """The bulk DAG has the streaming DAG's Params plus partition_rows and staging_url; tasks retry."""
+    assert PARAMS | {"partition_rows", "staging_url"} <= set(bulk.params)
+    assert bulk.params["partition_rows"] == 500_000
+    assert all(task.retries >= 2 for task in bulk.tasks)
+    assert {"replication", "bulk"} <= set(bulk.tags) and bulk.doc_md
+
+
+def test_bulk_partitions_are_mapped_and_loads_take_a_pool_slot(bulk):
+    """Extract and load are mapped per partition (one task group instance each); loads use the COPY pool."""
+    tasks = {t.task_id: t for t in bulk.tasks}
+    assert {"copy_partition.extract_partition", "copy_partition.load_partition", "finish_table"} <= set(tasks)
+    assert tasks["copy_partition.load_partition"].pool == "postgres_copy_sessions"
+    assert "copy_partition.extract_partition" in tasks["copy_partition.load_partition"].upstream_task_ids
+    assert "copy_partition.load_partition" in tasks["finish_table"].upstream_task_ids
+    assert "finish_table" in tasks["summarize"].upstream_task_ids

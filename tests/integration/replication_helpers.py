@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from include.stackoverflow.database import connect
@@ -27,25 +28,38 @@ def airflow_connections(source_url: str, target_url: str):
                 os.environ[key] = value
 
 
-def run_dag(dag_id: str, source_url: str, target_url: str, **conf):
-    """Run ``dag_id`` in-process with ``dag.test()`` (retries off); return the DagRun."""
+def run_dag(dag_id: str, source_url: str, target_url: str, *, retries: int = 0, **conf):
+    """Run ``dag_id`` in-process with ``dag.test()``; return the DagRun.
+
+    Retries are off unless asked for (then one second apart): dag.test() honours retry delays.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(str(DAGS_DIR)).get_dag(dag_id)
     for task in dag.tasks:
-        task.retries = 0  # dag.test() honours retry delays: fail fast here, retries have their own tests
+        task.retries = retries
+        task.retry_delay = timedelta(seconds=1)
+        task.retry_exponential_backoff = False
     with airflow_connections(source_url, target_url):
         return dag.test(run_conf=conf)
 
 
 def task_states(dag_run) -> dict[str, str]:
     """``{task_id[map_index]: state}`` of a finished run."""
+    return {name: state for name, (state, _) in task_attempts(dag_run).items()}
+
+
+def task_attempts(dag_run) -> dict[str, tuple[str, int]]:
+    """``{task_id[map_index]: (state, try_number)}`` of a finished run."""
     from airflow.utils.session import create_session
 
     with create_session() as session:
         tis = dag_run.get_task_instances(session=session)
         return {
-            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state).split(".")[-1].lower()
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): (
+                str(ti.state).split(".")[-1].lower(),
+                ti.try_number,
+            )
             for ti in tis
         }
 

@@ -1,0 +1,112 @@
+"""The bulk DAG end to end with dag.test(): partitions staged on a filesystem, loaded, verified, cleaned up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from include.stackoverflow.database import connect
+from include.stackoverflow.generate import generate
+from tests.conftest import database_url
+from tests.integration.replication_helpers import run_dag, table_names, task_attempts, task_states
+from tests.integration.test_streaming_dag import NINE, assert_exact_copy, target_database  # noqa: F401
+
+DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
+
+
+@pytest.fixture(scope="module")
+def source_005(pg_server_url):
+    """A scale-0.05 source (966k rows), shared read-only by this module's tests."""
+    admin = connect(pg_server_url)
+    admin.run("DROP DATABASE IF EXISTS t_bulk_source WITH (FORCE)")
+    admin.run("CREATE DATABASE t_bulk_source")
+    url = database_url(pg_server_url, "t_bulk_source")
+    generate(url, scale=0.05, seed=6)
+    yield url
+    admin.run("DROP DATABASE IF EXISTS t_bulk_source WITH (FORCE)")
+    admin.close()
+
+
+def staged_files(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_partitioned_copy_is_exact_and_cleans_up(airflow_db, source_005, target_database, tmp_path):  # noqa: F811
+    """partition_rows=20000, verify=checksums: exact tables, many partitions, no staged file left."""
+    staging = tmp_path / "staging"
+    run = run_dag(DAG_ID, source_005, target_database, partition_rows=20_000, verify="checksums",
+                  staging_url=staging.as_uri())  # fmt: skip
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    loads = [t for t in states if t.startswith("copy_partition.load_partition[")]
+    assert len(loads) > 40  # Votes alone is ~25 partitions at this scale
+    assert_exact_copy(source_005, target_database)
+    assert staged_files(staging) == []
+
+
+def test_twice_in_a_row_gives_the_same_tables(airflow_db, source_005, target_database, tmp_path):  # noqa: F811
+    """A second run replaces the tables: same content, no duplicates, no staging tables left."""
+    for _ in range(2):
+        run = run_dag(DAG_ID, source_005, target_database, partition_rows=50_000, verify="checksums",
+                      staging_url=(tmp_path / "s").as_uri())  # fmt: skip
+        assert str(run.state) == "success"
+    assert_exact_copy(source_005, target_database)
+    assert sorted(table_names(target_database)) == sorted(NINE)
+
+
+def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_database, tmp_path_factory):  # noqa: F811
+    """Any ObjectStoragePath URL works the same: here a second folder, given as a file:// URL."""
+    other = tmp_path_factory.mktemp("other-volume") / "nested" / "prefix"
+    run = run_dag(DAG_ID, source_005, target_database, tables=["Votes", "Users"], partition_rows=30_000,
+                  verify="checksums", staging_url=other.as_uri())  # fmt: skip
+    assert str(run.state) == "success", task_states(run)
+    assert_exact_copy(source_005, target_database, tables=["Votes", "Users"])
+    assert not other.exists() or staged_files(other) == []
+
+
+class CopyKiller(threading.Thread):
+    """Terminates, on the server, the first COPY into ``table``'s staging table that it sees running."""
+
+    def __init__(self, admin_url: str, database: str, table: str) -> None:
+        super().__init__(daemon=True)
+        self.admin_url, self.database, self.table = admin_url, database, table
+        self.killed: int | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = connect(self.admin_url)
+        pattern = f'COPY "public"."{self.table}__staging"%'
+        try:
+            while not self.stop.is_set() and self.killed is None:
+                found = conn.run(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :d AND state = 'active' AND query LIKE :q",
+                    d=self.database, q=pattern,
+                )  # fmt: skip
+                if found:
+                    conn.run("SELECT pg_terminate_backend(:p)", p=found[0][0])
+                    self.killed = found[0][0]
+                time.sleep(0.005)
+        finally:
+            conn.close()
+
+
+def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005, target_database, tmp_path):  # noqa: F811
+    """pg_terminate_backend on one partition's COPY: that task fails, its retry reloads only its range, all verifies."""
+    killer = CopyKiller(pg_server_url, target_database.rsplit("/", 1)[1], "Posts")
+    killer.start()
+    try:
+        run = run_dag(DAG_ID, source_005, target_database, retries=2, tables=["Posts"], partition_rows=20_000,
+                      verify="checksums", staging_url=(tmp_path / "s").as_uri())  # fmt: skip
+    finally:
+        killer.stop.set()
+        killer.join(5)
+    assert killer.killed is not None, "no COPY was caught running: nothing was tested"
+    attempts = task_attempts(run)
+    assert str(run.state) == "success", attempts
+    loads = {t: a for t, a in attempts.items() if t.startswith("copy_partition.load_partition[")}
+    retried = [t for t, (_, tries) in loads.items() if tries > 1]
+    assert len(retried) == 1, loads  # only the killed partition ran again
+    assert all(state == "success" for state, _ in loads.values())
+    assert_exact_copy(source_005, target_database, tables=["Posts"])
