@@ -45,14 +45,14 @@ def airflow_environment(source_url: str, target_url: str, home: Path) -> dict[st
     }
 
 
-def run_streaming_dag(env: dict[str, str], log_file: Path, conf: dict) -> float:
-    """``airflow dags test`` the streaming DAG; the full log goes to ``log_file``. Returns seconds."""
+def run_dags_test(dag_id: str, env: dict[str, str], log_file: Path, conf: dict) -> float:
+    """``airflow dags test`` one DAG; the full log goes to ``log_file``. Returns seconds."""
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     started = time.monotonic()
     with log_file.open("w") as log:
         result = subprocess.run(
-            [*airflow, "dags", "test", DAG_ID, "--conf", json.dumps(conf)],
+            [*airflow, "dags", "test", dag_id, "--conf", json.dumps(conf)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -107,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         home.mkdir(parents=True, exist_ok=True)
         log_file = home / "dags_test.log"
         print(f"Running {DAG_ID} (airflow dags test, verify=checksums); log: {log_file.relative_to(PROJECT_DIR)}")
-        seconds = run_streaming_dag(
-            airflow_environment(source_url, target_url, home), log_file, {"verify": "checksums"}
-        )
+        env = airflow_environment(source_url, target_url, home)
+        seconds = run_dags_test(DAG_ID, env, log_file, {"verify": "checksums"})
         print(f"DAG run succeeded in {seconds:.1f} s\n")
 
         results = verify_copy(source_url, target_url)

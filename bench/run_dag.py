@@ -1,6 +1,7 @@
-"""Measure the streaming DAG end to end at a given scale, as `airflow dags test` runs it.
+"""Measure a replication DAG end to end at a given scale, as `airflow dags test` runs it.
 
-    .venv/bin/python -m bench.run_streaming_dag --scale 0.1 [--seed 42] [--read-mode copy|rows] [--reuse-source]
+    .venv/bin/python -m bench.run_dag --dag streaming|bulk --scale 0.1 [--partition-rows 500000]
+        [--seed 42] [--read-mode copy|rows] [--reuse-source]
 
 Builds a generated source on the throwaway server "bench" (unless --reuse-source and it exists),
 runs the DAG with verify=checksums into a fresh target database, and prints the DAG's own
@@ -19,7 +20,12 @@ from pathlib import Path
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import postgres
-from localdev.demo import PROJECT_DIR, airflow_environment, run_streaming_dag
+from localdev.demo import PROJECT_DIR, airflow_environment, run_dags_test
+
+DAG_IDS = {
+    "streaming": "replicate_stackoverflow_to_postgres_parallel",
+    "bulk": "replicate_stackoverflow_to_postgres_bulk_parallel",
+}
 
 
 def main() -> None:
@@ -28,6 +34,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--read-mode", default="copy", choices=["copy", "rows"])
     parser.add_argument("--reuse-source", action="store_true")
+    parser.add_argument("--dag", default="streaming", choices=sorted(DAG_IDS))
+    parser.add_argument("--partition-rows", type=int, default=500_000, help="bulk DAG only")
     args = parser.parse_args()
 
     server = postgres.start("bench")
@@ -46,9 +54,11 @@ def main() -> None:
         print(f"source generated in {time.monotonic() - started:.1f} s")
     home = PROJECT_DIR / ".airflow" / "bench"
     home.mkdir(parents=True, exist_ok=True)
-    log_file = home / f"streaming_scale_{tag}_{args.read_mode}.log"
+    log_file = home / f"{args.dag}_scale_{tag}_{args.read_mode}.log"
     conf = {"verify": "checksums", "source_read_mode": args.read_mode}
-    seconds = run_streaming_dag(airflow_environment(source_url, target_url, home), log_file, conf)
+    if args.dag == "bulk":
+        conf.update(partition_rows=args.partition_rows, staging_url=(home / "staging").resolve().as_uri())
+    seconds = run_dags_test(DAG_IDS[args.dag], airflow_environment(source_url, target_url, home), log_file, conf)
     text = log_file.read_text()
     for title in ("Verification:", "Run summary:"):
         block = text[text.rindex(title) :].split("\n")
@@ -57,7 +67,8 @@ def main() -> None:
         print("\n".join(line for line in rows if re.match(r"^(table|public\.)", line)))
     size = connect(target_url).run("SELECT pg_size_pretty(pg_database_size(current_database()))")[0][0]
     print(
-        f"scale {args.scale}, read mode {args.read_mode}: DAG run {seconds:.1f} s wall (airflow dags test), target size {size}"
+        f"{args.dag} DAG, scale {args.scale}, read mode {args.read_mode}: run {seconds:.1f} s wall "
+        f"(airflow dags test), target size {size}"
     )
     print(f"log: {Path(log_file).relative_to(PROJECT_DIR)}")
 
