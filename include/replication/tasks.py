@@ -157,10 +157,11 @@ def summarize(plan: dict[str, Any]) -> dict[str, Any]:
     """Log the run summary and the verification table; return them for XCom."""
     ti = get_current_context()["ti"]
     reports = [r for r in _all_reports(ti) if r]
+    partitions = _partition_reports(ti)
+    _add_partition_totals(reports, partitions)
     verifications = [TableVerification(**{**r["verification"], **_tuples(r["verification"])}) for r in reports]
     log.info("Verification:\n%s", verification_table(verifications))
     log.info("Run summary:\n%s", summary_table([r["stats"] for r in reports]))
-    partitions = _partition_reports(ti)
     if partitions:
         log.info("Partitions:\n%s", partition_table(partitions))
     totals = {
@@ -201,6 +202,18 @@ def _partition_reports(ti: Any) -> list[dict[str, Any]]:
         value = ti.xcom_pull(task_ids=task_id)  # every map index (map_indexes=None would mean "unmapped")
         found.extend(v for v in (value if isinstance(value, list) else [value]) if v)
     return found
+
+
+def _add_partition_totals(reports: list[dict[str, Any]], partitions: list[dict[str, Any]]) -> None:
+    """Bulk DAG: a table's bytes, seconds and peak memory include its partitions' extract and load tasks."""
+    for report in reports:
+        stats = report["stats"]
+        table = stats["table"].split(".", 1)[-1]
+        mine = [p for p in partitions if p["partition"]["table"] == table]
+        if mine:
+            stats["bytes"] = sum(p["bytes"] for p in mine)
+            stats["seconds"] = round(stats["seconds"] + sum(p["extract_seconds"] + p["load_seconds"] for p in mine), 3)
+            stats["peak_memory_mb"] = max([stats["peak_memory_mb"], *(p["load_peak_mb"] for p in mine)])
 
 
 def partition_table(partitions: list[dict[str, Any]]) -> str:
