@@ -7,7 +7,7 @@ SCALE ?= 0.01
 SEED ?= 42
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint lock pg-start pg-stop pg-url clean
+.PHONY: venv demo airflow airflow-stop test lint lock pg-start pg-stop pg-url clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,15 @@ $(STAMP): requirements-dev.txt requirements.txt
 
 demo: venv
 	$(PY) -m localdev.demo --scale $(SCALE) --seed $(SEED) $(if $(KEEP),--keep)
+
+# A real Airflow (API server + UI, scheduler, DAG processor, LocalExecutor) on the throwaway
+# PostgreSQL, in the foreground until Ctrl-C; DETACH=1 leaves it running for `make airflow-stop`;
+# the generated source is kept between runs (REGENERATE=1 rebuilds it at SCALE).
+airflow: venv
+	$(PY) -m localdev.airflow start --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate) $(if $(DETACH),--detach)
+
+airflow-stop: venv
+	$(PY) -m localdev.airflow stop
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

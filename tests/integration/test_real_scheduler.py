@@ -18,7 +18,7 @@ from pg8000.native import identifier
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from include.stackoverflow.schema import TABLES
-from localdev import airflow
+from localdev import airflow as local_airflow
 from tests.conftest import database_url
 from tests.integration.replication_helpers import content_hash
 
@@ -29,7 +29,7 @@ RUN_TIMEOUT_S = 300
 
 @dataclass(frozen=True)
 class RealScheduler:
-    airflow: airflow.LocalAirflow
+    airflow: local_airflow.LocalAirflow
     source_url: str
     target_url: str
 
@@ -44,12 +44,12 @@ def real_scheduler(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory)
     home = tmp_path_factory.mktemp("airflow-home")
     try:
         generate(urls["source"], scale=0.002, seed=7)
-        started = airflow.start(
+        started = local_airflow.start(
             home=home, source_url=urls["source"], target_url=urls["target"], metadata_url=urls["meta"]
         )
         yield RealScheduler(airflow=started, source_url=urls["source"], target_url=urls["target"])
     finally:
-        airflow.stop(home)
+        local_airflow.stop(home)
         _run_admin(pg_server_url, [f"DROP DATABASE IF EXISTS {identifier(n)} WITH (FORCE)" for n in databases.values()])
 
 
@@ -63,7 +63,7 @@ def _run_admin(url: str, statements: list[str]) -> None:
 
 
 def _dag_param(dag_id: str):
-    missing = not (airflow.DAGS_DIR / f"{dag_id}.py").exists()
+    missing = not (local_airflow.DAGS_DIR / f"{dag_id}.py").exists()
     return pytest.param(
         dag_id,
         id=dag_id,
@@ -72,23 +72,23 @@ def _dag_param(dag_id: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dag_id", [_dag_param(dag_id) for dag_id in airflow.DAG_IDS])
+@pytest.mark.parametrize("dag_id", [_dag_param(dag_id) for dag_id in local_airflow.DAG_IDS])
 def test_triggered_run_copies_every_table(real_scheduler: RealScheduler, dag_id: str) -> None:
     """Trigger over REST with verify=checksums: the run and its tasks succeed, the DAG and we both find the copy exact."""
     _run_admin(real_scheduler.target_url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
     api_url = real_scheduler.airflow.api_url
 
-    run_id = airflow.trigger(api_url, dag_id, {"verify": "checksums"})
-    state = airflow.wait_for_run(api_url, dag_id, run_id, timeout=RUN_TIMEOUT_S)
+    run_id = local_airflow.trigger(api_url, dag_id, {"verify": "checksums"})
+    state = local_airflow.wait_for_run(api_url, dag_id, run_id, timeout=RUN_TIMEOUT_S)
 
-    states = airflow.task_states(api_url, dag_id, run_id)
+    states = local_airflow.task_states(api_url, dag_id, run_id)
     assert state == "success", f"{states}; task logs under {real_scheduler.airflow.home / 'logs'}"
     assert {task: s for task, s in states.items() if s not in ("success", "skipped")} == {}
     if dag_id == STREAMING_DAG_ID:
         table_tasks = {task.rsplit(".", 1)[-1]: s for task, s in states.items() if ".replicate_" in task}
         assert {f"replicate_{table}": "success" for table in NINE}.items() <= table_tasks.items()
 
-    totals = airflow.xcom(api_url, dag_id, run_id, "summarize")["totals"]
+    totals = local_airflow.xcom(api_url, dag_id, run_id, "summarize")["totals"]
     assert totals["all_verified"] is True
     assert totals["tables"] == len(NINE)
     for table in NINE:
