@@ -35,15 +35,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from localdev import postgres
+from localdev.airflow_api import ApiError, call, dag_exists, task_states, trigger, wait_for_run, xcom  # noqa: F401 - re-exported
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DAGS_DIR = PROJECT_DIR / "dags"
@@ -66,12 +65,9 @@ SOURCE_MARKER_SQL = "SELECT shobj_description(oid, 'pg_database') FROM pg_databa
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
 START_TIMEOUT_S = 180  # db migrate on an empty database plus three cold starts, on a slow laptop
 STOP_TIMEOUT_S = 30  # per component, between SIGTERM and SIGKILL
-HTTP_TIMEOUT_S = 30
 POLL_S = 1.0
-TOKEN_REUSE_S = 300  # tokens live [api_auth] jwt_expiration_time = 600 s by default
 
 _children: dict[int, subprocess.Popen] = {}  # processes this Python process started, to reap them
-_tokens: dict[str, tuple[float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -224,7 +220,7 @@ def wait_until_healthy(airflow: LocalAirflow, *, timeout: float) -> None:
     while True:
         _check_processes(airflow)
         try:
-            health = _call(airflow.api_url, "GET", "/api/v2/monitor/health", auth=False)
+            health = call(airflow.api_url, "GET", "/api/v2/monitor/health", auth=False)
             if all(health[part]["status"] == "healthy" for part in ("metadatabase", "scheduler", "dag_processor")):
                 return
         except (OSError, ApiError):
@@ -240,10 +236,10 @@ def wait_for_dags(airflow: LocalAirflow, dag_ids: Iterable[str], *, timeout: flo
     missing = list(dag_ids)
     while missing:
         _check_processes(airflow)
-        missing = [dag_id for dag_id in missing if not _dag_exists(airflow.api_url, dag_id)]
+        missing = [dag_id for dag_id in missing if not dag_exists(airflow.api_url, dag_id)]
         errors = [
             error
-            for error in _call(airflow.api_url, "GET", "/api/v2/importErrors")["import_errors"]
+            for error in call(airflow.api_url, "GET", "/api/v2/importErrors")["import_errors"]
             if any(error["filename"].endswith(f"/{dag_id}.py") for dag_id in missing)
         ]
         if errors:
@@ -254,92 +250,6 @@ def wait_for_dags(airflow: LocalAirflow, dag_ids: Iterable[str], *, timeout: flo
             raise TimeoutError(f"DAGs not parsed after {timeout:.0f} s: {missing}; see {airflow.logs['dag-processor']}")
         if missing:
             time.sleep(POLL_S)
-
-
-def trigger(api_url: str, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-    """Unpause ``dag_id`` and create a manual run with ``conf`` (what the UI's Trigger does); return its run id."""
-    _call(api_url, "PATCH", f"/api/v2/dags/{quote(dag_id)}", {"is_paused": False})
-    run = _call(api_url, "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", {"logical_date": None, "conf": conf or {}})
-    return run["dag_run_id"]
-
-
-def wait_for_run(api_url: str, dag_id: str, run_id: str, *, timeout: float) -> str:
-    """Poll the run until it finishes; return its final state (``success`` or ``failed``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = _call(api_url, "GET", _run_path(dag_id, run_id))["state"]
-        if state in ("success", "failed"):
-            return state
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"{dag_id} {run_id} still {state} after {timeout:.0f} s: {task_states(api_url, dag_id, run_id)}"
-            )
-        time.sleep(POLL_S * 2)
-
-
-def task_states(api_url: str, dag_id: str, run_id: str) -> dict[str, str | None]:
-    """``{task_id[map_index]: state}`` of a run's task instances."""
-    states: dict[str, str | None] = {}
-    offset = 0
-    while True:
-        page = _call(api_url, "GET", f"{_run_path(dag_id, run_id)}/taskInstances?limit=100&offset={offset}")
-        for ti in page["task_instances"]:
-            states[ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")] = ti["state"]
-        offset += len(page["task_instances"])
-        if not page["task_instances"] or offset >= page["total_entries"]:
-            return states
-
-
-def xcom(api_url: str, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-    """The XCom ``key`` that ``task_id`` pushed in the run (JSON-decoded)."""
-    entry = _call(
-        api_url, "GET", f"{_run_path(dag_id, run_id)}/taskInstances/{quote(task_id)}/xcomEntries/{quote(key)}"
-    )
-    value = entry["value"]
-    return json.loads(value) if isinstance(value, str) else value
-
-
-class ApiError(RuntimeError):
-    """An HTTP error answer of the Airflow REST API."""
-
-
-def api_token(api_url: str) -> str:
-    """A JWT for the REST API: ``GET /auth/token`` hands one out when every user is admin."""
-    issued, token = _tokens.get(api_url, (0.0, ""))
-    if time.monotonic() - issued > TOKEN_REUSE_S:
-        token = _call(api_url, "GET", "/auth/token", auth=False)["access_token"]
-        _tokens[api_url] = (time.monotonic(), token)
-    return token
-
-
-def _call(api_url: str, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
-    headers = {"Accept": "application/json"}
-    if auth:
-        headers["Authorization"] = f"Bearer {api_token(api_url)}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(api_url + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise ApiError(f"{method} {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')[:1000]}") from exc
-
-
-def _run_path(dag_id: str, run_id: str) -> str:
-    return f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}"
-
-
-def _dag_exists(api_url: str, dag_id: str) -> bool:
-    try:
-        _call(api_url, "GET", f"/api/v2/dags/{quote(dag_id)}")
-        return True
-    except ApiError as exc:
-        if "HTTP 404" in str(exc):
-            return False
-        raise
 
 
 def _sqlalchemy_url(url: str) -> str:

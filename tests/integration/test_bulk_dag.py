@@ -50,7 +50,7 @@ def test_partitioned_copy_is_exact_and_cleans_up(airflow_db, source_005, target_
 def test_twice_in_a_row_gives_the_same_tables(airflow_db, source_005, target_database, tmp_path):  # noqa: F811
     """A second run replaces the tables: same content, no duplicates, no staging tables left."""
     for _ in range(2):
-        run = run_dag(DAG_ID, source_005, target_database, partition_rows=50_000, verify="checksums",
+        run = run_dag(DAG_ID, source_005, target_database, partition_rows=150_000, verify="checksums",
                       staging_url=(tmp_path / "s").as_uri())  # fmt: skip
         assert str(run.state) == "success"
     assert_exact_copy(source_005, target_database)
