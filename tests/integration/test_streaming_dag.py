@@ -29,12 +29,31 @@ def target_database(pg_server_url, fresh_database):
 
 
 def assert_exact_copy(source_url: str, target_url: str, tables=NINE) -> None:
-    """Same rows, same content, identity past max(Id), no staging tables left."""
+    """Same rows, same content, Id an ALWAYS identity past max(Id), a primary key, no staging tables left."""
     for table in tables:
         assert content_hash(target_url, table) == content_hash(source_url, table), table
         max_id, next_id = identity_state(target_url, table)
         assert next_id > (max_id or 0), table
+        assert key_and_identity(target_url, table) == (["Id"], "a"), table
     assert not [t for t in table_names(target_url) if t.endswith("__staging")]
+
+
+def key_and_identity(url: str, table: str) -> tuple[list[str], str]:
+    """(primary-key columns, attidentity of Id: 'a' is GENERATED ALWAYS)."""
+    conn = connect(url)
+    try:
+        key = conn.run(
+            "SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = :t::regclass AND i.indisprimary",
+            t=f'public."{table}"',
+        )[0][0]
+        identity = conn.run(
+            "SELECT attidentity FROM pg_attribute WHERE attrelid = :t::regclass AND attname = 'Id'",
+            t=f'public."{table}"',
+        )[0][0]
+        return key, identity
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("read_mode", ["copy", "rows"])
