@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote as quote_url
 
 from airflow.sdk import Asset, AssetAlias, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -146,7 +147,8 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
 
 def _emit_asset(settings: ReplicationSettings, table: str) -> None:
     target = get_connection(settings.target_conn_id)
-    uri = f"postgres://{target.host}:{target.port or 5432}/{target.schema}/{settings.target_schema}/{table}"
+    path = "/".join(quote_url(part, safe="") for part in (target.schema or "", settings.target_schema, table))
+    uri = f"postgres://{target.host}:{target.port or 5432}/{path}"
     get_current_context()["outlet_events"][REPLICATED_TABLES].add(
         Asset(uri=uri, name=f"{settings.target_schema}.{table}")
     )
