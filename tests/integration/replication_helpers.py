@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from include.stackoverflow.database import connect
+from include.stackoverflow.schema import TABLES
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+NINE = [t.name for t in TABLES]
 
 
 @contextmanager
@@ -99,5 +103,59 @@ def identity_state(url: str, table: str, schema: str = "public") -> tuple[int | 
         max_id = conn.run(f'SELECT max("Id") FROM "{schema}"."{table}"')[0][0]
         next_id = conn.run("SELECT nextval(pg_get_serial_sequence(:t, 'Id'))", t=f'"{schema}"."{table}"')[0][0]
         return max_id, next_id
+    finally:
+        conn.close()
+
+
+class BackendKiller(threading.Thread):
+    """Terminates, on the server, the first backend of ``database`` seen running a query LIKE ``pattern``."""
+
+    def __init__(self, admin_url: str, database: str, pattern: str) -> None:
+        super().__init__(daemon=True)
+        self.admin_url, self.database, self.pattern = admin_url, database, pattern
+        self.killed: int | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = connect(self.admin_url)
+        try:
+            while not self.stop.is_set() and self.killed is None:
+                found = conn.run(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :d AND state = 'active' AND query LIKE :q",
+                    d=self.database,
+                    q=self.pattern,
+                )
+                if found:
+                    conn.run("SELECT pg_terminate_backend(:p)", p=found[0][0])
+                    self.killed = found[0][0]
+                time.sleep(0.005)
+        finally:
+            conn.close()
+
+
+def assert_exact_copy(source_url: str, target_url: str, tables=NINE) -> None:
+    """Same rows, same content, Id an ALWAYS identity past max(Id), a primary key, no staging tables left."""
+    for table in tables:
+        assert content_hash(target_url, table) == content_hash(source_url, table), table
+        max_id, next_id = identity_state(target_url, table)
+        assert next_id > (max_id or 0), table
+        assert key_and_identity(target_url, table) == (["Id"], "a"), table
+    assert not [t for t in table_names(target_url) if t.endswith("__staging")]
+
+
+def key_and_identity(url: str, table: str) -> tuple[list[str], str]:
+    """(primary-key columns, attidentity of Id: 'a' is GENERATED ALWAYS)."""
+    conn = connect(url)
+    try:
+        key = conn.run(
+            "SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = :t::regclass AND i.indisprimary",
+            t=f'public."{table}"',
+        )[0][0]
+        identity = conn.run(
+            "SELECT attidentity FROM pg_attribute WHERE attrelid = :t::regclass AND attname = 'Id'",
+            t=f'public."{table}"',
+        )[0][0]
+        return key, identity
     finally:
         conn.close()

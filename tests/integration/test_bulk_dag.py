@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from include.stackoverflow.load_dump import load_dump
 from tests.conftest import database_url, require_stackexchange_dir, stackexchange_sites
-from tests.integration.replication_helpers import run_dag, table_names, task_attempts, task_states
-from tests.integration.test_streaming_dag import NINE, assert_exact_copy, target_database  # noqa: F401
+from tests.integration.replication_helpers import (
+    NINE,
+    BackendKiller,
+    assert_exact_copy,
+    run_dag,
+    table_names,
+    task_attempts,
+    task_states,
+)
 
 DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
 
@@ -34,7 +38,7 @@ def staged_files(root) -> list:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
-def test_partitioned_copy_is_exact_and_cleans_up(airflow_db, source_005, target_database, tmp_path):  # noqa: F811
+def test_partitioned_copy_is_exact_and_cleans_up(airflow_db, source_005, target_database, tmp_path):
     """partition_rows=20000, verify=checksums: exact tables, many partitions, no staged file left."""
     staging = tmp_path / "staging"
     run = run_dag(DAG_ID, source_005, target_database, partition_rows=20_000, verify="checksums",
@@ -47,7 +51,7 @@ def test_partitioned_copy_is_exact_and_cleans_up(airflow_db, source_005, target_
     assert staged_files(staging) == []
 
 
-def test_twice_in_a_row_gives_the_same_tables(airflow_db, source_005, target_database, tmp_path):  # noqa: F811
+def test_twice_in_a_row_gives_the_same_tables(airflow_db, source_005, target_database, tmp_path):
     """A second run replaces the tables: same content, no duplicates, no staging tables left."""
     for _ in range(2):
         run = run_dag(DAG_ID, source_005, target_database, partition_rows=150_000, verify="checksums",
@@ -57,7 +61,7 @@ def test_twice_in_a_row_gives_the_same_tables(airflow_db, source_005, target_dat
     assert sorted(table_names(target_database)) == sorted(NINE)
 
 
-def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_database, tmp_path_factory):  # noqa: F811
+def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_database, tmp_path_factory):
     """Any ObjectStoragePath URL works the same: here a second folder, given as a file:// URL."""
     other = tmp_path_factory.mktemp("other-volume") / "nested" / "prefix"
     run = run_dag(DAG_ID, source_005, target_database, tables=["Votes", "Users"], partition_rows=30_000,
@@ -67,35 +71,9 @@ def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_data
     assert not other.exists() or staged_files(other) == []
 
 
-class CopyKiller(threading.Thread):
-    """Terminates, on the server, the first COPY into ``table``'s staging table that it sees running."""
-
-    def __init__(self, admin_url: str, database: str, table: str) -> None:
-        super().__init__(daemon=True)
-        self.admin_url, self.database, self.table = admin_url, database, table
-        self.killed: int | None = None
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        conn = connect(self.admin_url)
-        pattern = f'COPY "public"."{self.table}__staging"%'
-        try:
-            while not self.stop.is_set() and self.killed is None:
-                found = conn.run(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = :d AND state = 'active' AND query LIKE :q",
-                    d=self.database, q=pattern,
-                )  # fmt: skip
-                if found:
-                    conn.run("SELECT pg_terminate_backend(:p)", p=found[0][0])
-                    self.killed = found[0][0]
-                time.sleep(0.005)
-        finally:
-            conn.close()
-
-
-def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005, target_database, tmp_path):  # noqa: F811
+def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005, target_database, tmp_path):
     """pg_terminate_backend on one partition's COPY: that task fails, its retry reloads only its range, all verifies."""
-    killer = CopyKiller(pg_server_url, target_database.rsplit("/", 1)[1], "Posts")
+    killer = BackendKiller(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
     killer.start()
     try:
         run = run_dag(DAG_ID, source_005, target_database, retries=2, tables=["Posts"], partition_rows=20_000,
@@ -114,7 +92,7 @@ def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005
 
 
 @pytest.mark.parametrize("site", stackexchange_sites(), ids=lambda p: p.name)
-def test_real_dump_partitioned_copy_is_exact(airflow_db, fresh_database, target_database, site, tmp_path):  # noqa: F811
+def test_real_dump_partitioned_copy_is_exact(airflow_db, fresh_database, target_database, site, tmp_path):
     """Every real dump, loaded as a source, copies exactly through 1,000-row partitions of its sparse ids."""
     require_stackexchange_dir()
     load_dump(site, fresh_database)

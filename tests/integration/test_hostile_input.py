@@ -13,7 +13,6 @@ import pytest
 
 from include.stackoverflow.database import connect
 from tests.integration.replication_helpers import run_dag, table_names, task_states
-from tests.integration.test_streaming_dag import target_database  # noqa: F401 - fixture
 
 HOSTILE = 'Users"; DROP TABLE x; --'
 SOURCE_DDL = [
@@ -68,7 +67,7 @@ def fingerprint(url: str, table: str) -> tuple[int, str]:
     ],
     ids=["streaming", "streaming-rows", "bulk"],
 )
-def test_hostile_names_and_edge_values(airflow_db, fresh_database, target_database, dag_id, conf, tmp_path):  # noqa: F811
+def test_hostile_names_and_edge_values(airflow_db, fresh_database, target_database, dag_id, conf, tmp_path):
     """Every table copies exactly (checksums verified), the bait table x in the target is untouched."""
     source = connect(fresh_database)
     for statement in SOURCE_DDL + SOURCE_ROWS:

@@ -10,7 +10,6 @@ import pytest
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from tests.integration.replication_helpers import run_dag, task_states
-from tests.integration.test_streaming_dag import target_database  # noqa: F401 - fixture
 
 DAG_IDS = ["replicate_stackoverflow_to_postgres_parallel", "replicate_stackoverflow_to_postgres_bulk_parallel"]
 
@@ -21,7 +20,7 @@ def as_role(url: str, role: str, password: str) -> str:
 
 
 @pytest.fixture
-def restricted(pg_server_url, fresh_database, target_database):  # noqa: F811
+def restricted(pg_server_url, fresh_database, target_database):
     """A reader with SELECT only on the source, a loader that owns one target schema; both without superuser."""
     suffix = secrets.token_hex(3)
     reader, loader = f"so_reader_{suffix}", f"so_loader_{suffix}"

@@ -7,53 +7,17 @@ import pytest
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from include.stackoverflow.load_dump import load_dump
-from include.stackoverflow.schema import TABLES
-from tests.conftest import database_url, require_stackexchange_dir, stackexchange_sites
-from tests.integration.replication_helpers import content_hash, identity_state, run_dag, table_names, task_states
+from tests.conftest import require_stackexchange_dir, stackexchange_sites
+from tests.integration.replication_helpers import (
+    NINE,
+    assert_exact_copy,
+    content_hash,
+    run_dag,
+    table_names,
+    task_states,
+)
 
 DAG_ID = "replicate_stackoverflow_to_postgres_parallel"
-NINE = [t.name for t in TABLES]
-
-
-@pytest.fixture
-def target_database(pg_server_url, fresh_database):
-    """A second fresh database on the same server, for the target."""
-    name = fresh_database.rsplit("/", 1)[1] + "_target"
-    admin = connect(pg_server_url)
-    admin.run(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url(pg_server_url, name)
-    finally:
-        admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def assert_exact_copy(source_url: str, target_url: str, tables=NINE) -> None:
-    """Same rows, same content, Id an ALWAYS identity past max(Id), a primary key, no staging tables left."""
-    for table in tables:
-        assert content_hash(target_url, table) == content_hash(source_url, table), table
-        max_id, next_id = identity_state(target_url, table)
-        assert next_id > (max_id or 0), table
-        assert key_and_identity(target_url, table) == (["Id"], "a"), table
-    assert not [t for t in table_names(target_url) if t.endswith("__staging")]
-
-
-def key_and_identity(url: str, table: str) -> tuple[list[str], str]:
-    """(primary-key columns, attidentity of Id: 'a' is GENERATED ALWAYS)."""
-    conn = connect(url)
-    try:
-        key = conn.run(
-            "SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i JOIN pg_attribute a "
-            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = :t::regclass AND i.indisprimary",
-            t=f'public."{table}"',
-        )[0][0]
-        identity = conn.run(
-            "SELECT attidentity FROM pg_attribute WHERE attrelid = :t::regclass AND attname = 'Id'",
-            t=f'public."{table}"',
-        )[0][0]
-        return key, identity
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("read_mode", ["copy", "rows"])
@@ -148,11 +112,10 @@ def test_missing_table_fails_before_any_data_moves(airflow_db, fresh_database, t
 
 def test_killed_copy_fails_the_task_and_its_retry_completes(airflow_db, pg_server_url, fresh_database, target_database):
     """pg_terminate_backend on the target's COPY: the task fails cleanly, the retry copies exactly, nothing left over."""
-    from tests.integration.replication_helpers import task_attempts
-    from tests.integration.test_bulk_dag import CopyKiller
+    from tests.integration.replication_helpers import BackendKiller, task_attempts
 
     generate(fresh_database, scale=0.005, seed=12)
-    killer = CopyKiller(pg_server_url, target_database.rsplit("/", 1)[1], "Posts")
+    killer = BackendKiller(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
     killer.start()
     try:
         run = run_dag(DAG_ID, fresh_database, target_database, retries=2, tables=["Posts"], verify="checksums")

@@ -11,11 +11,10 @@ from include.replication.verification import VerificationFailed, verify_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from tests.integration.replication_helpers import content_hash, table_names
-from tests.integration.test_streaming_dag import target_database  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def copied(fresh_database, target_database):  # noqa: F811
+def copied(fresh_database, target_database):
     """A small source and an exact copy of its Users table in the target."""
     generate(fresh_database, scale=0.002, seed=9)
     source, target = connect(fresh_database), connect(target_database)
