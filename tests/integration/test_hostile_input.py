@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from include.stackoverflow.database import connect
-from tests.integration.replication_helpers import run_dag, table_names, task_states
+from tests.integration.replication_helpers import identity_state, run_dag, table_names, task_states
 
 HOSTILE = 'Users"; DROP TABLE x; --'
 SOURCE_DDL = [
@@ -86,4 +86,5 @@ def test_hostile_names_and_edge_values(airflow_db, fresh_database, target_databa
     for table in (HOSTILE, "NoKey", "Empty", "AllNull", "Extremes"):
         assert fingerprint(target_database, table) == fingerprint(fresh_database, table), table
     assert fingerprint(target_database, "x")[0] == 2
+    assert identity_state(target_database, "Empty") == (None, 1)  # an empty table's identity starts at 1
     assert not [t for t in table_names(target_database) if t.endswith("__staging")]
