@@ -19,14 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, chain, dag, task_group
+from airflow.sdk import chain, dag, task_group
 
-from include.replication.settings import (
-    DEFAULT_BUFFER_MB,
-    DEFAULT_PARTITION_ROWS,
-    DEFAULT_SOURCE_CONN_ID,
-    DEFAULT_TARGET_CONN_ID,
-)
+from include.replication.params import bulk_params
 from include.replication.tasks import discover_tables, summarize
 from include.replication.tasks_bulk import (
     extract_partition,
@@ -53,53 +48,7 @@ def copy_partition(partition: dict, plan: dict) -> None:
     tags=["replication", "stackoverflow", "postgres", "bulk"],
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
-    params={
-        "source_conn_id": Param(
-            DEFAULT_SOURCE_CONN_ID, type="string", description="Airflow connection of the source (mssql or postgres)"
-        ),
-        "target_conn_id": Param(
-            DEFAULT_TARGET_CONN_ID, type="string", description="Airflow connection of the PostgreSQL target"
-        ),
-        "source_schema": Param(
-            None, type=["null", "string"], description="Source schema; empty: dbo (SQL Server) or public (PostgreSQL)"
-        ),
-        "target_schema": Param("public", type="string", description="Target schema, created if missing"),
-        "tables": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Tables to copy; empty: every table in the source schema",
-        ),
-        "exclude_tables": Param([], type="array", items={"type": "string"}, description="Tables to leave out"),
-        "buffer_mb": Param(
-            DEFAULT_BUFFER_MB,
-            type="integer",
-            minimum=1,
-            description="Kept for symmetry with the streaming DAG (staged files need no spool)",
-        ),
-        "nul_policy": Param(
-            "strip", enum=["strip", "fail"], description="NUL characters in text: strip (counted and reported) or fail"
-        ),
-        "verify": Param(
-            "checksums", enum=["checksums", "counts", "off"], description="How each table is proven against its source"
-        ),
-        "load_mode": Param(
-            "replace", enum=["replace"], description="Bulk loads always replace (staging table swapped in)"
-        ),
-        "source_read_mode": Param(
-            "copy",
-            enum=["copy", "rows"],
-            description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)",
-        ),
-        "partition_rows": Param(
-            DEFAULT_PARTITION_ROWS, type="integer", minimum=1, description="Rows per partition (about)"
-        ),
-        "staging_url": Param(
-            "",
-            type="string",
-            description="Where partitions are staged: a folder or object-storage URL; empty: $AIRFLOW_HOME/replication-staging",
-        ),
-    },  # fmt: skip
+    params=bulk_params(),
 )
 def replicate_stackoverflow_to_postgres_bulk_parallel():
     plan = discover_tables()

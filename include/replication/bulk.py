@@ -14,10 +14,10 @@ from typing import IO, Any
 from pg8000.native import Connection
 
 from include.replication.dialects import ReadResult, SourceDialect
-from include.replication.load import LoadSettings, add_primary_key, create_staging, rollback_quietly, verify_and_swap
+from include.replication.load import LoadSettings, add_primary_key, create_staging, transaction, verify_and_swap
 from include.replication.models import SourceTable, TargetColumn
 from include.replication.partitions import Partition
-from include.replication.source_postgres import prepare_session, qualified_name, quote
+from include.replication.source_postgres import prepare_session, qualified_name, quote, range_filter
 from include.replication.target_ddl import staging_name
 from include.replication.verification import TableVerification
 
@@ -29,14 +29,9 @@ class PartitionLoadError(RuntimeError):
 def prepare_staging(conn: Connection, schema: str, table: SourceTable, columns: tuple[TargetColumn, ...]) -> str:
     """Create an empty ``<table>__staging`` with the primary key, committed: partitions load into it."""
     prepare_session(conn)
-    conn.run("BEGIN")
-    try:
+    with transaction(conn):
         staging = create_staging(conn, schema, table, columns)
         add_primary_key(conn, schema, staging, table)
-        conn.run("COMMIT")
-    except BaseException:
-        rollback_quietly(conn)
-        raise
     return staging
 
 
@@ -68,30 +63,19 @@ def load_partition(
     staging = qualified_name(schema, staging_name(table.name))
     column_list = ", ".join(quote(c.name) for c in columns)
     prepare_session(conn)
-    conn.run("BEGIN")
-    try:
+    with transaction(conn):
         key_range = partition.key_range()
         if key_range is None:  # the whole table is this one partition
             conn.run(f"TRUNCATE {staging}")
         else:
-            clauses, params = [], {}
-            if key_range.low is not None:
-                clauses.append(f"{quote(key_range.column)} >= :low")
-                params["low"] = key_range.low
-            if key_range.high is not None:
-                clauses.append(f"{quote(key_range.column)} < :high")
-                params["high"] = key_range.high
-            conn.run(f"DELETE FROM {staging} WHERE {' AND '.join(clauses)}", **params)
+            where, params = range_filter(key_range)
+            conn.run(f"DELETE FROM {staging}{where}", **params)
         conn.run(f"COPY {staging} ({column_list}) FROM STDIN", stream=chunks)
         loaded = conn.row_count
         if loaded != expected_rows:
             raise PartitionLoadError(
                 f"{partition.name}: the staged file held {loaded:,} rows, its extraction wrote {expected_rows:,}"
             )
-        conn.run("COMMIT")
-    except BaseException:
-        rollback_quietly(conn)
-        raise
     return loaded
 
 
@@ -105,13 +89,7 @@ def finish_table(
 ) -> TableVerification:
     """Verify the fully loaded staging table against the source and swap it in, in one transaction."""
     prepare_session(target_conn)
-    target_conn.run("BEGIN")
-    try:
-        verification = verify_and_swap(
+    with transaction(target_conn):
+        return verify_and_swap(
             source, source_conn, target_conn, table, columns, settings, staging=staging_name(table.name)
         )
-        target_conn.run("COMMIT")
-    except BaseException:
-        rollback_quietly(target_conn)
-        raise
-    return verification

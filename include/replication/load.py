@@ -11,7 +11,8 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -78,17 +79,9 @@ def replicate_table(
         raise ValueError(f"load_mode must be one of {LOAD_MODES}, got {settings.load_mode!r}")
     started = time.monotonic()
     prepare_session(target_conn)
-    target_conn.run("BEGIN")
-    try:
-        if settings.load_mode == "replace":
-            report = _replace(source, source_conn, target_conn, table, columns, settings, on_progress, started)
-        else:
-            report = _append(source, source_conn, target_conn, table, columns, settings, on_progress, started)
-        target_conn.run("COMMIT")
-    except BaseException:
-        rollback_quietly(target_conn)
-        raise
-    return report
+    load = _replace if settings.load_mode == "replace" else _append
+    with transaction(target_conn):
+        return load(source, source_conn, target_conn, table, columns, settings, on_progress, started)
 
 
 def _replace(source, source_conn, target_conn, table, columns, settings, on_progress, started) -> TableReport:
@@ -225,6 +218,18 @@ def _stats(table: SourceTable, read, stream, started: float) -> TableStats:
         spilled_bytes=stream.spilled_bytes,
         nul_stripped=dict(read.nul_stripped),
     )
+
+
+@contextmanager
+def transaction(conn: Connection) -> Generator[None, None, None]:
+    """One target transaction: COMMIT on success; on any failure a rollback (or a closed connection) and re-raise."""
+    conn.run("BEGIN")
+    try:
+        yield
+        conn.run("COMMIT")
+    except BaseException:
+        rollback_quietly(conn)
+        raise
 
 
 def rollback_quietly(conn: Connection) -> None:

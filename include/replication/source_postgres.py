@@ -96,7 +96,8 @@ def _bucket(key: str, width: int) -> str:
     return f"CASE WHEN {k} >= 0 THEN {k} / {int(width)} ELSE -((-1 - {k}) / {int(width)}) - 1 END"
 
 
-def _range_filter(key_range: KeyRange | None) -> tuple[str, dict[str, int]]:
+def range_filter(key_range: KeyRange | None) -> tuple[str, dict[str, int]]:
+    """`` WHERE key >= :low AND key < :high`` for the bounds given, and their parameters."""
     if key_range is None:
         return "", {}
     clauses, params = [], {}
@@ -178,7 +179,7 @@ class PostgresDialect:
         ]
 
     def count_rows(self, conn: Connection, table: SourceTable, key_range: KeyRange | None = None) -> int:
-        where, params = _range_filter(key_range)
+        where, params = range_filter(key_range)
         return conn.run(f"SELECT count(*) FROM {qualified_name(table.schema, table.name)}{where}", **params)[0][0]
 
     def key_bounds(self, conn: Connection, table: SourceTable, key: str) -> tuple[int | None, int | None]:
@@ -220,7 +221,7 @@ class PostgresDialect:
             query = f"SELECT {column_list} FROM {source}{_literal_range_filter(key_range)}"
             conn.run(f"COPY ({query}) TO STDOUT", stream=writer)
             return ReadResult(rows=writer.rows, nul_stripped={})
-        where, params = _range_filter(key_range)
+        where, params = range_filter(key_range)
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         conn.run("BEGIN READ ONLY")
         try:
@@ -245,7 +246,7 @@ class PostgresDialect:
         key_range: KeyRange | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
-        where, params = _range_filter(key_range)
+        where, params = range_filter(key_range)
         bucket = _bucket(key, width) if key else "0"
         sql = (
             f"SELECT {bucket} AS bucket, count(*), "

@@ -1,0 +1,44 @@
+"""The DAG Params both DAGs share, declared once (names are fixed: scripts pass them with --conf).
+
+A third Airflow-importing module beside ``connections.py`` and ``tasks.py``: Params are Airflow
+objects, and declaring them here keeps the DAG files wiring-only and the two DAGs in step.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from include.replication.settings import (
+    DEFAULT_BUFFER_MB,
+    DEFAULT_PARTITION_ROWS,
+    DEFAULT_SOURCE_CONN_ID,
+    DEFAULT_TARGET_CONN_ID,
+)
+
+
+def replication_params() -> dict[str, Param]:
+    """Params of every replication DAG: connections, schemas, table selection, NUL policy, verification."""
+    return {
+        "source_conn_id": Param(DEFAULT_SOURCE_CONN_ID, type="string", description="Airflow connection of the source (mssql or postgres)"),
+        "target_conn_id": Param(DEFAULT_TARGET_CONN_ID, type="string", description="Airflow connection of the PostgreSQL target"),
+        "source_schema": Param(None, type=["null", "string"], description="Source schema; empty: dbo (SQL Server) or public (PostgreSQL)"),
+        "target_schema": Param("public", type="string", description="Target schema, created if missing"),
+        "tables": Param([], type="array", items={"type": "string"}, description="Tables to copy; empty: every table in the source schema"),
+        "exclude_tables": Param([], type="array", items={"type": "string"}, description="Tables to leave out"),
+        "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="In-memory spool per table (MB); beyond it, rows spill to disk"),
+        "nul_policy": Param("strip", enum=["strip", "fail"], description="NUL characters in text: strip (counted and reported) or fail"),
+        "verify": Param("checksums", enum=["checksums", "counts", "off"], description="How each copy is proven against its source"),
+        "load_mode": Param("replace", enum=["replace", "append"], description="replace: staging table swapped in; append: add rows"),
+        "source_read_mode": Param("copy", enum=["copy", "rows"], description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
+    }  # fmt: skip
+
+
+def bulk_params() -> dict[str, Param]:
+    """The bulk DAG's Params: the shared ones, replace-only loads, plus partitioning and staging."""
+    return {
+        **replication_params(),
+        "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="Not used: staged files need no spool (kept so one --conf fits both DAGs)"),
+        "load_mode": Param("replace", enum=["replace"], description="Bulk loads always replace (staging table swapped in)"),
+        "partition_rows": Param(DEFAULT_PARTITION_ROWS, type="integer", minimum=1, description="Rows per partition (about)"),
+        "staging_url": Param("", type="string", description="Where partitions are staged: a folder or object-storage URL; empty: $AIRFLOW_HOME/replication-staging"),
+    }  # fmt: skip
