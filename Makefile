@@ -7,7 +7,7 @@ SCALE ?= 0.01
 SEED ?= 42
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo airflow airflow-stop test lint lock pg-start pg-stop pg-url clean
+.PHONY: venv demo airflow airflow-stop test lint lock pg-start pg-stop pg-url clean bench
 
 venv: $(STAMP)
 
@@ -31,6 +31,14 @@ airflow: venv
 
 airflow-stop: venv
 	$(PY) -m localdev.airflow stop
+
+# Every contender side by side (psql COPY ceiling, pgloader, GenericTransfer, both DAGs under a real
+# scheduler): medians of REPEAT runs into docs/bench/ (JSON, CSV, PNG). Needs pgloader on PATH
+# (Debian: apt-get install pgloader); matplotlib is installed into the venv here, outside the lock.
+REPEAT ?= 3
+bench: venv
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m uv pip install --quiet --python $(PY) matplotlib
+	$(PY) -m bench.run --scale $(SCALE) --seed $(SEED) --repeat $(REPEAT) $(BENCH_ARGS)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
