@@ -34,10 +34,10 @@ airflow-stop: venv
 
 # Every contender side by side (psql COPY ceiling, pgloader, GenericTransfer, both DAGs under a real
 # scheduler): medians of REPEAT runs into docs/bench/ (JSON, CSV, PNG). Needs pgloader on PATH
-# (Debian: apt-get install pgloader); matplotlib is installed into the venv here, outside the lock.
+# (Debian's package; installed here when missing and we may use apt-get).
 REPEAT ?= 3
 bench: venv
-	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m uv pip install --quiet --python $(PY) matplotlib
+	command -v pgloader >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq pgloader; } || { echo "install pgloader (apt-get install pgloader)"; exit 1; }
 	$(PY) -m bench.run --scale $(SCALE) --seed $(SEED) --repeat $(REPEAT) $(BENCH_ARGS)
 
 test: venv
