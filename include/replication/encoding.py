@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from include.replication.copy_format import NulCharacterError, encode_row
+from include.replication.copy_format import NulCharacterError, encode_row, encode_rows
 
 NUL_POLICIES = ("strip", "fail")
 
@@ -29,18 +29,22 @@ class RowEncoder:
 
     def encode(self, rows: Sequence[Sequence[object]]) -> bytes:
         """Return the COPY text of ``rows`` as UTF-8 bytes."""
-        lines = []
-        for row in rows:
-            try:
-                lines.append(encode_row(row))
-            except NulCharacterError:
-                lines.append(encode_row(self._without_nul(row)))
-        self.rows += len(rows)
-        text = "".join(lines)
         try:
-            return text.encode("utf-8")
+            data = encode_rows(rows)
+            # One look for NUL per batch, in the bytes (UTF-8 writes U+0000, and nothing else, as a
+            # 0 byte): NUL is rare, so only a batch that holds one is encoded again row by row.
+            if b"\x00" in data:
+                data = "".join([self._encode_row(row) for row in rows]).encode("utf-8")
         except UnicodeEncodeError:
             raise self._unencodable(rows) from None
+        self.rows += len(rows)
+        return data
+
+    def _encode_row(self, row: Sequence[object]) -> str:
+        try:
+            return encode_row(row)
+        except NulCharacterError:
+            return encode_row(self._without_nul(row))
 
     def row_key(self, row: Sequence[object]) -> str:
         """The row's primary-key value(s) for messages, or its position when there is no key."""

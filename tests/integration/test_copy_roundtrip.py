@@ -34,3 +34,18 @@ def test_edge_values_round_trip(fresh_database):
     back = [tuple(r) for r in conn.run("SELECT * FROM t ORDER BY id")]
     assert back == rows
     conn.close()
+
+
+def test_batch_with_nul_round_trips_stripped(fresh_database):
+    """A NUL anywhere sends the batch down the row-by-row path; every row still loads exactly (NUL stripped)."""
+    conn = connect(fresh_database)
+    conn.run("CREATE TABLE t (id int, txt text, flag boolean, ts timestamp(3))")
+    rows = [(i, f"v{i}\\\t\r\n😀", i % 3 == 0, dt.datetime(2010, 1, 1, 0, 0, i % 60, (i % 1000) * 1000))
+            for i in range(2_000)]  # fmt: skip
+    rows[1_234] = (1_234, "nul\x00inside", None, None)
+    encoder = RowEncoder("t", ["id", "txt", "flag", "ts"], key=["id"], nul_policy="strip")
+    conn.run("COPY t FROM STDIN", stream=[encoder.encode(rows[:1_000]), encoder.encode(rows[1_000:])])
+    back = [tuple(r) for r in conn.run("SELECT * FROM t ORDER BY id")]
+    assert back == [(1_234, "nulinside", None, None) if r[0] == 1_234 else r for r in rows]
+    assert dict(encoder.nul_stripped) == {"txt": 1}
+    conn.close()

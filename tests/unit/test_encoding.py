@@ -35,3 +35,26 @@ def test_lone_surrogate_names_table_column_and_key():
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="nul_policy must be one of"):
         RowEncoder("t", ["a"], key=[], nul_policy="ignore")
+
+
+def test_strip_in_a_large_batch_touches_only_the_row_with_nul():
+    """A NUL sends its batch down the row-by-row path; the other rows come out as the fast path makes them."""
+    rows = [(i, f"row {i}\t", "\\" if i % 2 else None) for i in range(1, 1001)]
+    clean = encoder().encode(rows)
+    rows[500] = (501, "row\x00 501\t", "\x00")
+    enc = encoder()
+    data = enc.encode(rows)
+    assert data == clean.replace(b"501\trow 501\\t\t\\\\\n", b"501\trow 501\\t\t\n")
+    assert dict(enc.nul_stripped) == {"Title": 1, "Body": 1}
+    assert enc.rows == 1000
+
+
+def test_fail_finds_nul_anywhere_in_a_batch():
+    with pytest.raises(BadValueError, match=r"dbo\.Posts\.Title: NUL character .* at Id=999"):
+        encoder("fail").encode([(i, "ok", "") for i in range(1, 999)] + [(999, "x\x00", "")])
+
+
+def test_null_empty_and_escapes_in_a_batch():
+    """NULL is \\N, '' an empty field, a literal backslash-N text is escaped: all three stay distinct."""
+    data = encoder().encode([(1, None, ""), (2, "\\N", "a\r\nb")])
+    assert data == b"1\t\\N\t\n2\t\\\\N\ta\\r\\nb\n"
