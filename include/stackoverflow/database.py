@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 import pg8000.native
 from pg8000.native import identifier
 
+from include.replication.connections import tcp_socket
 from include.replication.copy_format import encode_row
 from include.stackoverflow.schema import (
     LOOKUP_ROWS,
@@ -31,8 +32,7 @@ def connect(url: str) -> pg8000.native.Connection:
     return pg8000.native.Connection(
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password) if parts.password is not None else None,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
+        sock=tcp_socket(parts.hostname or "127.0.0.1", parts.port or 5432, timeout=30),
         database=database,
         application_name="stackoverflow-source-builder",
     )
