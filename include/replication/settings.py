@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from include.replication.encoding import NUL_POLICIES
@@ -37,12 +37,11 @@ class ReplicationSettings:
     source_read_mode: str = "copy"  # PostgreSQL sources only: 'copy' or 'rows' (the SQL Server path's encoder)
     partition_rows: int = DEFAULT_PARTITION_ROWS
     staging_url: str = ""  # bulk DAG: where partitions are staged; empty: a folder under AIRFLOW_HOME
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ReplicationSettings:
         """Validate the Params; every error names the Param and the allowed values."""
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        known = set(cls.__dataclass_fields__)  # other keys (Params of one DAG only) are ignored
         values = {k: v for k, v in params.items() if k in known}
         settings = cls(
             **{
@@ -50,8 +49,7 @@ class ReplicationSettings:
                 "tables": _names(values.get("tables"), "tables"),
                 "exclude_tables": _names(values.get("exclude_tables"), "exclude_tables"),
                 "source_schema": values.get("source_schema") or None,
-            },
-            extra={k: v for k, v in params.items() if k not in known},
+            }
         )
         settings._validate()
         return settings
@@ -79,9 +77,7 @@ class ReplicationSettings:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["extra"] = dict(self.extra)
-        return data
+        return asdict(self)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

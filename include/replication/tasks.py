@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from include.replication.connections import get_connection, open_source, open_target
 from include.replication.levels import LEVEL_COUNT, STATIC_TABLES, assign_levels
 from include.replication.load import replicate_table
-from include.replication.models import SourceTable
+from include.replication.models import SourceTable, TargetColumn
 from include.replication.settings import ReplicationSettings, SettingsError
 from include.replication.source_postgres import quote
 from include.replication.type_mapping import UnsupportedTypeError, map_table
@@ -28,16 +28,24 @@ log = logging.getLogger(__name__)
 REPLICATED_TABLES = AssetAlias("stackoverflow_replicated_tables")
 
 
-class TableSelectionError(ValueError):
-    """A table named in the Params that the source schema does not have."""
-
-
-def _close(*connections: Any) -> None:
+def close_quietly(*connections: Any) -> None:
+    """Close connections; closing a broken one must not hide the error that broke it."""
     for conn in connections:
         try:
             conn.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
+        except Exception:  # noqa: BLE001
             pass
+
+
+def settings_of(plan: dict[str, Any]) -> ReplicationSettings:
+    """The run's settings, as discover_tables validated them."""
+    return ReplicationSettings.from_params(plan["settings"])
+
+
+def table_of(plan: dict[str, Any], name: str) -> tuple[SourceTable, tuple[TargetColumn, ...]]:
+    """A planned table and its mapped target columns."""
+    table = SourceTable.from_dict(plan["tables"][name])
+    return table, map_table(table, dialect=plan["dialect"])
 
 
 @task(multiple_outputs=False)  # one plan dict, passed whole to every table task
@@ -53,7 +61,7 @@ def discover_tables() -> dict[str, Any]:
         schema = settings.source_schema or dialect.default_schema
         tables = select_tables(dialect.fetch_tables(source_conn, schema), settings, schema=schema)
     finally:
-        _close(source_conn)
+        close_quietly(source_conn)
     try:
         for table in tables:
             map_table(table, dialect=dialect.name)
@@ -107,7 +115,7 @@ def ensure_target_schema(settings: ReplicationSettings) -> None:
                     f"target schema {settings.target_schema!r} does not exist and could not be created: {exc}"
                 ) from exc
     finally:
-        _close(conn)
+        close_quietly(conn)
 
 
 @task(multiple_outputs=False, trigger_rule="none_failed", outlets=[REPLICATED_TABLES])
@@ -115,9 +123,8 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Copy one table into the target, verify it and swap it in; return its run-summary row."""
     if table_name not in plan["tables"]:
         raise AirflowSkipException(f"{table_name} is not selected or not in source schema {plan['source_schema']!r}")
-    settings = ReplicationSettings.from_params(plan["settings"])
-    table = SourceTable.from_dict(plan["tables"][table_name])
-    columns = map_table(table, dialect=plan["dialect"])
+    settings = settings_of(plan)
+    table, columns = table_of(plan, table_name)
     dialect, source_conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
     target_conn = open_target(settings.target_conn_id)
     try:
@@ -133,7 +140,7 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     except VerificationFailed as exc:
         raise AirflowFailException(f"verification failed, target table left unchanged:\n{exc}") from exc
     finally:
-        _close(source_conn, target_conn)
+        close_quietly(source_conn, target_conn)
     stats = report.stats
     log.info(
         "%s: %s rows, %.1f MB in %.1f s (%.0f rows/s), peak memory %.0f MB, spilled %.1f MB%s",
@@ -141,11 +148,12 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
         stats.peak_memory_mb, stats.spilled_bytes / 2**20,
         f", NUL stripped {stats.nul_stripped}" if stats.nul_stripped else "",
     )  # fmt: skip
-    _emit_asset(settings, table.name)
+    emit_asset(settings, table.name)
     return report.to_dict()
 
 
-def _emit_asset(settings: ReplicationSettings, table: str) -> None:
+def emit_asset(settings: ReplicationSettings, table: str) -> None:
+    """Record the target table as an Asset (through the alias: names are known only at run time)."""
     target = get_connection(settings.target_conn_id)
     path = "/".join(quote_url(part, safe="") for part in (target.schema or "", settings.target_schema, table))
     uri = f"postgres://{target.host}:{target.port or 5432}/{path}"

@@ -21,28 +21,18 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.replication import bulk
 from include.replication.connections import open_source, open_target
-from include.replication.load import peak_memory_mb
-from include.replication.models import SourceTable, TableStats
+from include.replication.load import TableReport, peak_memory_mb
+from include.replication.models import TableStats
 from include.replication.partitions import Partition, plan_table
 from include.replication.settings import ReplicationSettings
 from include.replication.streaming import CHUNK_BYTES
-from include.replication.tasks import REPLICATED_TABLES, _close, _emit_asset
-from include.replication.type_mapping import map_table
+from include.replication.tasks import REPLICATED_TABLES, close_quietly, emit_asset, settings_of, table_of
 from include.replication.verification import VerificationFailed, integer_key
 
 log = logging.getLogger(__name__)
 
 # Pools are fixed when the DAG is parsed, so the pool's name comes from the environment, not a Param.
 COPY_POOL = os.environ.get("STACKOVERFLOW_COPY_POOL", "postgres_copy_sessions")
-
-
-def _settings(plan: dict[str, Any]) -> ReplicationSettings:
-    return ReplicationSettings.from_params(plan["settings"])
-
-
-def _table(plan: dict[str, Any], name: str) -> tuple[SourceTable, tuple]:
-    table = SourceTable.from_dict(plan["tables"][name])
-    return table, map_table(table, dialect=plan["dialect"])
 
 
 def staging_root(settings: ReplicationSettings) -> ObjectStoragePath:
@@ -65,12 +55,12 @@ def table_folder(settings: ReplicationSettings, table: str) -> ObjectStoragePath
 @task(multiple_outputs=False)
 def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Key ranges of about ``partition_rows`` rows per table, from each key's statistics."""
-    settings = _settings(plan)
+    settings = settings_of(plan)
     dialect, conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
     partitions: list[Partition] = []
     try:
         for name in plan["tables"]:
-            table, columns = _table(plan, name)
+            table, columns = table_of(plan, name)
             key = integer_key(table, columns)
             total, points = dialect.key_distribution(conn, table, key) if key else (table.approx_rows, None)
             parts = plan_table(name, key=key, total_rows=total, points=points, partition_rows=settings.partition_rows)
@@ -78,19 +68,19 @@ def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
                      f" ({parts[0].note})" if parts[0].note else "")  # fmt: skip
             partitions.extend(parts)
     finally:
-        _close(conn)
+        close_quietly(conn)
     return [p.to_dict() for p in partitions]
 
 
 @task
 def prepare_staging_tables(plan: dict[str, Any]) -> list[str]:
     """An empty ``<table>__staging`` (with its primary key) per table; the live tables are untouched."""
-    settings = _settings(plan)
+    settings = settings_of(plan)
     conn = open_target(settings.target_conn_id)
     try:
-        return [bulk.prepare_staging(conn, settings.target_schema, *_table(plan, name)) for name in plan["tables"]]
+        return [bulk.prepare_staging(conn, settings.target_schema, *table_of(plan, name)) for name in plan["tables"]]
     finally:
-        _close(conn)
+        close_quietly(conn)
 
 
 @task(multiple_outputs=False)
@@ -98,8 +88,8 @@ def extract_partition(partition: dict[str, Any], plan: dict[str, Any]) -> dict[s
     """Write one partition's rows to its staged file; return where, how many rows and bytes."""
     started = time.monotonic()
     part = Partition.from_dict(partition)
-    settings = _settings(plan)
-    table, columns = _table(plan, part.table)
+    settings = settings_of(plan)
+    table, columns = table_of(plan, part.table)
     folder = table_folder(settings, part.table)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{part.index:05d}.copy"
@@ -108,7 +98,7 @@ def extract_partition(partition: dict[str, Any], plan: dict[str, Any]) -> dict[s
         with path.open("wb") as out:
             result = bulk.extract_partition(dialect, conn, table, columns, part, out, nul_policy=settings.nul_policy)
     finally:
-        _close(conn)
+        close_quietly(conn)
     size = path.stat().st_size
     log.info("%s: %s rows, %.1f MB staged at %s", part.name, f"{result.rows:,}", size / 2**20, path)
     return {
@@ -133,15 +123,15 @@ def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str,
     """COPY one staged file into the staging table: one transaction that first clears its key range."""
     started = time.monotonic()
     part = Partition.from_dict(extracted["partition"])
-    settings = _settings(plan)
-    table, columns = _table(plan, part.table)
+    settings = settings_of(plan)
+    table, columns = table_of(plan, part.table)
     conn = open_target(settings.target_conn_id)
     try:
         rows = bulk.load_partition(conn, schema=settings.target_schema, table=table, columns=columns, partition=part,
                                    chunks=_file_chunks(ObjectStoragePath(extracted["path"])),
                                    expected_rows=extracted["rows"])  # fmt: skip
     finally:
-        _close(conn)
+        close_quietly(conn)
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: %s rows loaded in %.1f s", part.name, f"{rows:,}", seconds)
     return {**extracted, "load_seconds": seconds, "load_peak_mb": round(peak_memory_mb(), 1)}
@@ -151,8 +141,8 @@ def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str,
 def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Verify the loaded staging table against the source, swap it in, then remove its staged files."""
     started = time.monotonic()
-    settings = _settings(plan)
-    table, columns = _table(plan, table_name)
+    settings = settings_of(plan)
+    table, columns = table_of(plan, table_name)
     dialect, source_conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
     target_conn = open_target(settings.target_conn_id)
     try:
@@ -160,12 +150,12 @@ def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     except VerificationFailed as exc:
         raise AirflowFailException(f"verification failed, target table left unchanged:\n{exc}") from exc
     finally:
-        _close(source_conn, target_conn)
+        close_quietly(source_conn, target_conn)
     remove_staged(table_folder(settings, table_name))
-    _emit_asset(settings, table_name)
+    emit_asset(settings, table_name)
     stats = TableStats(table=table.qualified, rows=verification.target_rows, seconds=round(time.monotonic() - started, 3),
                        peak_memory_mb=round(peak_memory_mb(), 1))  # fmt: skip
-    return {"stats": stats.__dict__, "verification": verification.__dict__}
+    return TableReport(stats, verification).to_dict()
 
 
 def remove_staged(folder: ObjectStoragePath) -> None:

@@ -19,7 +19,7 @@ VERIFY_MODES = ("counts", "checksums", "off")
 ROWS_PER_BUCKET = 50_000  # small enough to drill into, large enough to keep the GROUP BY cheap
 MAX_BUCKETS_DRILLED = 5
 MAX_ROWS_REPORTED = 20
-INTEGER_TYPES = ("smallint", "integer", "bigint", "int", "tinyint")
+INTEGER_TYPES = ("smallint", "integer", "bigint")  # target (PostgreSQL) type names
 
 
 class VerificationFailed(Exception):
