@@ -16,6 +16,7 @@ from typing import Any
 
 from pg8000.native import Connection, identifier
 
+from include.replication.copy_out import copy_out
 from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.encoding import RowEncoder
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable, TargetColumn
@@ -122,18 +123,6 @@ def _literal_range_filter(key_range: KeyRange | None) -> str:
     return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
-class _SinkWriter:
-    """The file-like object pg8000 writes COPY OUT data to: one ``write`` per row."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.rows = 0
-
-    def write(self, data: bytes) -> None:
-        self.sink(data)
-        self.rows += 1
-
-
 class PostgresDialect:
     """PostgreSQL as a source (and the target's verifier), over a pg8000 native connection."""
 
@@ -217,10 +206,8 @@ class PostgresDialect:
         column_list = ", ".join(quote(c.name) for c in columns)
         source = qualified_name(table.schema, table.name)
         if self.read_mode == "copy":
-            writer = _SinkWriter(sink)
             query = f"SELECT {column_list} FROM {source}{_literal_range_filter(key_range)}"
-            conn.run(f"COPY ({query}) TO STDOUT", stream=writer)
-            return ReadResult(rows=writer.rows, nul_stripped={})
+            return ReadResult(rows=copy_out(conn, f"COPY ({query}) TO STDOUT", sink), nul_stripped={})
         where, params = range_filter(key_range)
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         conn.run("BEGIN READ ONLY")
@@ -250,7 +237,7 @@ class PostgresDialect:
         bucket = _bucket(key, width) if key else "0"
         sql = (
             f"SELECT {bucket} AS bucket, count(*), "
-            f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint::numeric)::text "
+            f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint)::text "
             f"FROM {qualified_name(table.schema, table.name)}{where} GROUP BY 1"
         )
         return {bucket: BucketSum(rows, int(total)) for bucket, rows, total in conn.run(sql, **params)}
