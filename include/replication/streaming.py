@@ -5,6 +5,8 @@ hands finished spools to ``COPY ... FROM STDIN`` in ``chunk_bytes`` messages. Re
 overlap, and the reader never waits for a slow target: while the in-memory budget
 (``buffer_bytes``) is used up, new spools go straight to disk. Memory therefore stays under the
 budget plus one row, whatever the table size, and the source is released as early as possible.
+The budget covers what Python allocates for the data (spools with their growth headroom, chunks
+in flight), not the process around it.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class SpoolStreamer:
         self.chunk_bytes = chunk_bytes
         self.spool_factory = spool_factory
         self._lock = threading.Lock()
-        self._available = buffer_bytes
+        # The writer holds up to two chunks outside any spool (the one read, the message pg8000 builds).
+        self._available = max(buffer_bytes - 2 * chunk_bytes, buffer_bytes // 2)
         self._peak = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._cancelled = threading.Event()
@@ -124,7 +127,7 @@ class SpoolStreamer:
         if self._cancelled.is_set():
             raise StreamCancelled("the COPY writer failed; reading stopped")
         spool = self._current
-        if spool is not None and spool.size and spool.size + len(data) > max(spool.reserved, self.handoff_bytes):
+        if spool is not None and spool.size and spool.size + len(data) > self._capacity(spool):
             self._hand_off()
             spool = None
         if spool is None:
@@ -134,6 +137,11 @@ class SpoolStreamer:
         self._bytes += len(data)
         if not spool.reserved:
             self._spilled += len(data)
+
+    def _capacity(self, spool: _Spool) -> int:
+        # An in-memory spool is a BytesIO, which over-allocates by up to 1/8 as it grows: filling
+        # it to 8/9 of its reservation keeps the real allocation inside the budget.
+        return spool.reserved * 8 // 9 if spool.reserved else self.handoff_bytes
 
     def _new_spool(self) -> _Spool:
         with self._lock:
