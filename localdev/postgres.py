@@ -150,6 +150,20 @@ def stop(name: str = "default", *, root: Path = DEFAULT_ROOT) -> bool:
     return True
 
 
+def restart(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
+    """Restart the running server ``name`` on the same port; the fast shutdown cuts every session (fault tests)."""
+    state_dir = _state_dir(name, root)
+    server = _running_server(state_dir)
+    if server is None:
+        raise RuntimeError(f"throwaway server {name!r} is not running")
+    bin_dir = Path(json.loads((state_dir / "state.json").read_text())["bin_dir"])
+    data_dir = str(state_dir / "data")
+    log = str(state_dir / "server.log")
+    _run_server_cmd([str(bin_dir / "pg_ctl"), "-D", data_dir, "-l", log, "-m", "fast", "-w", "restart"])
+    _wait_until_accepting(server.port)
+    return server
+
+
 def remove(name: str, *, root: Path = DEFAULT_ROOT) -> None:
     """Delete the (stopped) server ``name``'s folder: data, log and password."""
     shutil.rmtree(_state_dir(name, root), ignore_errors=True)
