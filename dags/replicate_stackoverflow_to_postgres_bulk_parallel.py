@@ -17,11 +17,11 @@ swapped in, in one transaction, and its staged files are removed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import chain, dag, task_group
 
-from include.replication.params import bulk_params
+from include.replication.params import bulk_params, task_defaults
 from include.replication.tasks import discover_tables, summarize
 from include.replication.tasks_bulk import (
     extract_partition,
@@ -47,7 +47,7 @@ def copy_partition(partition: dict, plan: dict) -> None:
     max_active_runs=1,
     tags=["replication", "stackoverflow", "postgres", "bulk"],
     doc_md=__doc__,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    default_args=task_defaults(),
     params=bulk_params(),
 )
 def replicate_stackoverflow_to_postgres_bulk_parallel():

@@ -18,12 +18,12 @@ Params can be passed with `--conf`, e.g. `{"tables": ["Users"], "verify": "count
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import chain, dag, task_group
 
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
-from include.replication.params import replication_params
+from include.replication.params import replication_params, task_defaults
 from include.replication.tasks import discover_tables, list_other_tables, replicate, summarize
 
 
@@ -44,7 +44,7 @@ def replicate_level(level: int, plan: dict) -> None:
     max_active_runs=1,
     tags=["replication", "stackoverflow", "postgres", "streaming"],
     doc_md=__doc__,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    default_args=task_defaults(),
     params=replication_params(),
 )
 def replicate_stackoverflow_to_postgres_parallel():

@@ -6,6 +6,10 @@ objects, and declaring them here keeps the DAG files wiring-only and the two DAG
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+from typing import Any
+
 from airflow.sdk import Param
 
 from include.replication.settings import (
@@ -14,6 +18,22 @@ from include.replication.settings import (
     DEFAULT_SOURCE_CONN_ID,
     DEFAULT_TARGET_CONN_ID,
 )
+
+RETRIES_ENV = "STACKOVERFLOW_TASK_RETRIES"
+RETRY_DELAY_ENV = "STACKOVERFLOW_RETRY_DELAY_SECONDS"
+
+
+def task_defaults() -> dict[str, Any]:
+    """Every task's retries: 2, the first after 30 s, backing off; the environment may change both.
+
+    Read when the DAG file is parsed, so set them where the DAG processor and workers run
+    (the fault tests under the real scheduler use a 2 s delay).
+    """
+    return {
+        "retries": int(os.environ.get(RETRIES_ENV, "2")),
+        "retry_delay": timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "30"))),
+        "retry_exponential_backoff": True,
+    }
 
 
 def replication_params() -> dict[str, Param]:

@@ -8,19 +8,25 @@ target live on the test session's PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pg8000.native import identifier
 
+from include.replication.params import RETRY_DELAY_ENV
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from include.stackoverflow.schema import TABLES
 from localdev import airflow as local_airflow
 from tests.conftest import database_url
-from tests.integration.replication_helpers import content_hash
+from tests.integration.replication_helpers import assert_exact_copy, content_hash
 
 STREAMING_DAG_ID = "replicate_stackoverflow_to_postgres_parallel"
 NINE = [t.name for t in TABLES]
@@ -44,9 +50,12 @@ def real_scheduler(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory)
     home = tmp_path_factory.mktemp("airflow-home")
     try:
         generate(urls["source"], scale=0.002, seed=7)
-        started = local_airflow.start(
-            home=home, source_url=urls["source"], target_url=urls["target"], metadata_url=urls["meta"]
-        )
+        with pytest.MonkeyPatch.context() as patch:
+            # the components inherit it: a killed task's retry comes after seconds, not 30 s
+            patch.setenv(RETRY_DELAY_ENV, "2")
+            started = local_airflow.start(
+                home=home, source_url=urls["source"], target_url=urls["target"], metadata_url=urls["meta"]
+            )
         yield RealScheduler(airflow=started, source_url=urls["source"], target_url=urls["target"])
     finally:
         local_airflow.stop(home)
@@ -93,3 +102,98 @@ def test_triggered_run_copies_every_table(real_scheduler: RealScheduler, dag_id:
     assert totals["tables"] == len(NINE)
     for table in NINE:
         assert content_hash(real_scheduler.target_url, table) == content_hash(real_scheduler.source_url, table), table
+
+
+class TaskKiller(threading.Thread):
+    """SIGKILLs the process running task ``task_id`` once a query LIKE ``pattern`` runs on ``database``."""
+
+    def __init__(self, scheduler: RealScheduler, dag_id: str, run_id: str, task_id: str, pattern: str) -> None:
+        super().__init__(daemon=True)
+        self.scheduler, self.dag_id, self.run_id, self.task_id, self.pattern = (
+            scheduler,
+            dag_id,
+            run_id,
+            task_id,
+            pattern,
+        )
+        self.killed: str | None = None
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            conn = connect(self.scheduler.target_url)
+            try:
+                ti_id = None
+                while not self.stop.is_set() and self.killed is None:
+                    if ti_id is None:
+                        found = _task_instance(self.scheduler.airflow.api_url, self.dag_id, self.run_id, self.task_id)
+                        ti_id = found and found["id"]
+                    busy = ti_id and conn.run(
+                        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                        "AND query LIKE :q",
+                        q=self.pattern,
+                    )
+                    pid = _process_titled(f"airflow worker -- {ti_id}") if busy else None
+                    if pid:
+                        os.kill(pid, signal.SIGKILL)
+                        self.killed = f"pid {pid}, task instance {ti_id}"
+                    time.sleep(0.005)
+            finally:
+                conn.close()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            self.error = error
+
+
+def _task_instance(api_url: str, dag_id: str, run_id: str, task_id: str) -> dict | None:
+    """The task instance ``task_id`` (``name[map_index]`` for a mapped one) of the run, once it exists."""
+    name, _, index = task_id.partition("[")
+    page = local_airflow.call(api_url, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
+    for ti in page["task_instances"]:
+        if ti["task_id"] == name and ti["map_index"] == (int(index.rstrip("]")) if index else -1):
+            return ti
+    return None
+
+
+def _process_titled(title: str) -> int | None:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "cmdline").read_bytes().split(b"\0")[0].decode() == title:
+                    return int(proc.name)
+            except OSError:
+                continue
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "conf"),
+    [
+        pytest.param(STREAMING_DAG_ID, "posts_and_badges.replicate_Posts", {}, id="streaming"),
+        pytest.param(
+            "replicate_stackoverflow_to_postgres_bulk_parallel",
+            "copy_partition.load_partition[0]",
+            {"partition_rows": 1_000_000},
+            id="bulk",
+        ),
+    ],
+)
+def test_sigkilled_task_is_retried_and_the_copy_is_exact(real_scheduler: RealScheduler, dag_id, task_id, conf) -> None:
+    """SIGKILL the task process mid-COPY under the scheduler: that try fails, the retry succeeds, Posts is exact."""
+    _run_admin(real_scheduler.target_url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
+    api_url = real_scheduler.airflow.api_url
+    run_id = local_airflow.trigger(api_url, dag_id, {"verify": "checksums", "tables": ["Posts"], **conf})
+    killer = TaskKiller(real_scheduler, dag_id, run_id, task_id, 'COPY "public"."Posts__staging"%FROM STDIN%')
+    killer.start()
+    try:
+        state = local_airflow.wait_for_run(api_url, dag_id, run_id, timeout=RUN_TIMEOUT_S)
+    finally:
+        killer.stop.set()
+        killer.join(10)
+    assert killer.error is None, killer.error
+    assert killer.killed, "the task's COPY was never caught running: nothing was tested"
+    ti = _task_instance(api_url, dag_id, run_id, task_id)
+    assert state == "success", local_airflow.task_states(api_url, dag_id, run_id)
+    assert (ti["state"], ti["try_number"]) == ("success", 2), ti
+    assert_exact_copy(real_scheduler.source_url, real_scheduler.target_url, tables=["Posts"])
