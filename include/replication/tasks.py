@@ -8,6 +8,7 @@ data would differ again); everything else may be retried.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 from urllib.parse import quote as quote_url
 
@@ -223,7 +224,13 @@ def _add_partition_totals(reports: list[dict[str, Any]], partitions: list[dict[s
         if mine:
             stats["bytes"] = sum(p["bytes"] for p in mine)
             stats["seconds"] = round(stats["seconds"] + sum(p["extract_seconds"] + p["load_seconds"] for p in mine), 3)
-            stats["peak_memory_mb"] = max([stats["peak_memory_mb"], *(p["load_peak_mb"] for p in mine)])
+            stats["peak_memory_mb"] = max(
+                [stats["peak_memory_mb"], *(max(p["extract_peak_mb"], p["load_peak_mb"]) for p in mine)]
+            )
+            stripped = Counter(stats["nul_stripped"])
+            for p in mine:
+                stripped.update(p["nul_stripped"])
+            stats["nul_stripped"] = dict(stripped)
 
 
 def partition_table(partitions: list[dict[str, Any]]) -> str:
@@ -249,4 +256,7 @@ def summary_table(stats: list[dict[str, Any]]) -> str:
             f"{s['table']:<28}{s['rows']:>12,}{s['bytes'] / 2**20:>10.1f}{s['seconds']:>10.1f}{rate:>12,.0f}"
             f"{s['peak_memory_mb']:>10.0f}"
         )
+    stripped = [f"{s['table']}.{column}: {n:,}" for s in stats for column, n in sorted(s["nul_stripped"].items())]
+    if stripped:
+        lines.append("NUL characters stripped (nul_policy=strip): " + ", ".join(stripped))
     return "\n".join(lines)
