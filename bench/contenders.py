@@ -93,15 +93,27 @@ def ceiling(
 
 
 def pgloader(
-    server: postgres.LocalServer, source_url: str, tables: list[SourceTable], *, work_dir: Path, timeout: float
+    server: postgres.LocalServer,
+    source_url: str,
+    tables: list[SourceTable],
+    *,
+    work_dir: Path,
+    timeout: float,
+    with_options: str = "",
 ) -> RunResult:
-    """``pgloader`` LOAD DATABASE from the source into an empty database: schema, data, indexes, sequences."""
+    """``pgloader`` LOAD DATABASE from the source into an empty database: schema, data, indexes, sequences.
+
+    ``with_options`` are added to the WITH clause (say ``workers = 2, prefetch rows = 10000``: the
+    defaults exhaust pgloader's heap on Posts at SCALE=1, dimitri/pgloader#962).
+    """
     target_url = reset_database(server, TARGET_DATABASE)
     work_dir.mkdir(parents=True, exist_ok=True)
     command = work_dir / "bench.load"
     command.write_text(
         f"LOAD DATABASE\n  FROM {source_url}\n  INTO {target_url}\n"
-        "WITH include drop, create tables, create indexes, reset sequences, foreign keys\n"
+        "WITH include drop, create tables, create indexes, reset sequences, foreign keys"
+        + (f", {with_options}" if with_options else "")
+        + "\n"
         f"{PGLOADER_CAST}\n;\n"
     )
     command.chmod(0o600)  # it holds the password
@@ -123,10 +135,12 @@ def pgloader(
     }
     timings = [TableTiming(t.name, t.rows, t.bytes, found.get(t.name, (0, 0, None))[2]) for t in tables]
     errors = sum(e for e, _, _ in found.values())
-    result = RunResult("pgloader", 0, round(total, 3), timings, extras={"errors": errors, "exit_code": done.returncode})
+    extras = {"errors": errors, "exit_code": done.returncode, "with_options": with_options}
+    result = RunResult("pgloader", 0, round(total, 3), timings, extras=extras)
     if done.returncode or errors or len(found) != len(tables):
         result.ok = False
-        result.note = f"pgloader exit {done.returncode}, {errors} errors; see {work_dir / 'pgloader.out'}"
+        heap = "; heap exhausted" if "Heap exhausted" in done.stdout + done.stderr else ""
+        result.note = f"pgloader exit {done.returncode}, {errors} errors{heap}; see {work_dir / 'pgloader.out'}"
     return check_copy(result, sampler, target_url, tables)
 
 

@@ -83,7 +83,12 @@ def run_outside_airflow(
         )
     if name == "pgloader":
         return contenders.pgloader(
-            server, source_url, tables, work_dir=WORK_DIR / "pgloader", timeout=_limit(PGLOADER_S, rows)
+            server,
+            source_url,
+            tables,
+            work_dir=WORK_DIR / "pgloader",
+            timeout=_limit(PGLOADER_S, rows),
+            with_options=args.pgloader_with,
         )
     return generic_transfer(
         server,
@@ -101,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each contender; medians are reported")
     parser.add_argument("--contenders", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument(
+        "--pgloader-with",
+        default="",
+        help="extra pgloader WITH options, e.g. 'workers = 2, concurrency = 1, prefetch rows = 10000'",
+    )
     parser.add_argument(
         "--once",
         default="",
@@ -143,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "repeat": args.repeat,
         "once": sorted(set(args.once.split(",")) - {""}),
+        "pgloader_with": args.pgloader_with,
         "machine": machine.describe(
             data_dir=server.data_dir, postgres_version=databases.server_version(source_url), psql=psql
         ),
