@@ -1,0 +1,143 @@
+"""Issue [D]'s goals, checked against the benchmark results files: met or not, with the figures.
+
+    .venv/bin/python -m bench.goals --scales 0.1 1
+
+Reads ``docs/bench/results-scale-<S>.json`` (written by ``make bench``) and writes
+``docs/bench/goals.md``: per scale, each DAG's total time against the ceiling (goal ≤ 1.3×) and
+against pgloader (goal ≥ 3× faster), and every task process's peak memory against its buffer
+plus 150 MB, the largest task per DAG side by side at each scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
+DAGS = ("streaming_dag", "bulk_dag")
+CEILING_RATIO_GOAL = 1.3
+PGLOADER_SPEEDUP_GOAL = 3.0
+MEMORY_HEADROOM_MB = 150
+DEFAULT_BUFFER_MB = 256
+
+
+def _totals(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["contender"]: row for row in document["medians"] if row["table"] == "TOTAL"}
+
+
+def _task_peaks(document: dict[str, Any], contender: str) -> dict[str, float]:
+    """Per task id (mapped ones folded together): the largest peak over every successful run."""
+    peaks: dict[str, float] = {}
+    for run in document["runs"]:
+        if run["contender"] != contender or not run.get("ok", True):
+            continue
+        for process in run["processes"]:
+            if process["role"] == "task" and process.get("task"):
+                task = process["task"].split("[")[0]
+                peaks[task] = max(peaks.get(task, 0.0), process["peak_mb"])
+    return peaks
+
+
+def _mark(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def scale_section(document: dict[str, Any]) -> tuple[list[str], dict[str, tuple[str, float]]]:
+    totals = _totals(document)
+    ceiling = totals["ceiling"]["seconds"]
+    pgloader = totals.get("pgloader", {}).get("seconds")
+    buffer_mb = document.get("dag_conf", {}).get("buffer_mb", DEFAULT_BUFFER_MB)
+    limit = buffer_mb + MEMORY_HEADROOM_MB
+    lines = [
+        f"### Scale {document['scale']:g}: {totals['ceiling']['rows']:,} rows, {totals['ceiling']['mb']:,} MB of COPY text",
+        "",
+        f"Ceiling (sequential psql COPY pipes) {ceiling:.1f} s; pgloader {pgloader:.1f} s."
+        if pgloader
+        else f"Ceiling {ceiling:.1f} s; pgloader not measured.",
+        "",
+        "| DAG | total s | × ceiling (goal ≤ 1.3) | pgloader ÷ DAG (goal ≥ 3) | largest task peak MB (goal < "
+        f"{limit}) | runs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    largest: dict[str, tuple[str, float]] = {}
+    for dag in DAGS:
+        if dag not in totals or totals[dag]["seconds"] is None:
+            continue
+        seconds = totals[dag]["seconds"]
+        peaks = _task_peaks(document, dag)
+        task, peak = max(peaks.items(), key=lambda item: item[1]) if peaks else ("", 0.0)
+        largest[dag] = (task, peak)
+        speedup = pgloader / seconds if pgloader else None
+        lines.append(
+            f"| {dag} | {seconds:.1f} | {seconds / ceiling:.2f} ({_mark(seconds / ceiling <= CEILING_RATIO_GOAL)}) | "
+            + (f"{speedup:.2f} ({_mark(speedup >= PGLOADER_SPEEDUP_GOAL)})" if speedup else "–")
+            + f" | {peak:.0f} `{task}` ({_mark(peak < limit)}) | {totals[dag]['runs_ok']}/{totals[dag]['runs']} |"
+        )
+    others = [c for c in totals if c not in DAGS]
+    lines += [
+        "",
+        "Every contender (medians):",
+        "",
+        "| contender | total s | × ceiling | runs |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in others + [d for d in DAGS if d in totals]:
+        row = totals[name]
+        seconds = "–" if row["seconds"] is None else f"{row['seconds']:.1f}"
+        ratio = "–" if row["ratio_to_ceiling"] is None else f"{row['ratio_to_ceiling']:.2f}"
+        lines.append(f"| {name} | {seconds} | {ratio} | {row['runs_ok']}/{row['runs']} |")
+    return lines, largest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", nargs="+", default=["0.1", "1"])
+    args = parser.parse_args(argv)
+    out = [
+        "# Issue [D] goals against the measurements",
+        "",
+        "Written by `python -m bench.goals " + " ".join(argv if argv is not None else sys.argv[1:]) + "` from "
+        + ", ".join(f"`results-scale-{s}.json`" for s in args.scales) + ". Medians of the runs in each file.",
+        "",
+    ]  # fmt: skip
+    memory: dict[str, dict[str, tuple[str, float]]] = {}
+    for scale in args.scales:
+        document = json.loads((OUT_DIR / f"results-scale-{float(scale):g}.json").read_text())
+        lines, largest = scale_section(document)
+        out += lines + [""]
+        memory[scale] = largest
+    out += [
+        "### Largest task per DAG, side by side",
+        "",
+        "| DAG | " + " | ".join(f"scale {s}" for s in args.scales) + " |",
+        "|---|" + "---:|" * len(args.scales),
+    ]
+    for dag in DAGS:
+        cells = [f"{memory[s][dag][1]:.0f} MB `{memory[s][dag][0]}`" if dag in memory[s] else "–" for s in args.scales]
+        out.append(f"| {dag} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(f"Median task peak per DAG: {_median_peaks(args.scales)}")
+    path = OUT_DIR / "goals.md"
+    path.write_text("\n".join(out) + "\n")
+    print("\n".join(out))
+    print(f"written: {path}")
+    return 0
+
+
+def _median_peaks(scales: list[str]) -> str:
+    parts = []
+    for scale in scales:
+        document = json.loads((OUT_DIR / f"results-scale-{float(scale):g}.json").read_text())
+        for dag in DAGS:
+            peaks = list(_task_peaks(document, dag).values())
+            if peaks:
+                parts.append(f"{dag} at {scale}: {statistics.median(peaks):.0f} MB")
+    return "; ".join(parts) + "."
+
+
+if __name__ == "__main__":
+    sys.exit(main())

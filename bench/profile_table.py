@@ -1,0 +1,169 @@
+"""Where one table's streaming copy spends its time: per phase, wall and CPU of every process involved.
+
+    .venv/bin/python -m bench.profile_table --scale 1 --table Posts [--py-spy docs/bench/posts.svg]
+
+Replicates ``--table`` from the bench source (built by ``make bench``) into a scratch database
+with ``replicate_table`` (the streaming DAG's task body, without Airflow), and splits it into the
+phases the task runs: copy (source ``COPY TO`` → spool → target ``COPY FROM``), primary key,
+verification (the source's and the target's checksum queries, which run at the same time),
+and the rest (staging table, swap, identity, ANALYZE). For each phase: wall seconds and the CPU seconds of this Python process, the source
+backend and the target backend (from ``/proc/<pid>/stat``; the server runs on this machine).
+That says whether a phase waits on Python or on PostgreSQL. ``--py-spy`` also records this
+process with py-spy (``pip install py-spy``) as a flame graph. Results go to
+``docs/bench/profile-<table>-scale-<S>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench import databases, machine
+from include.replication import load
+from include.replication.load import LoadSettings, replicate_table
+from include.replication.source_postgres import PostgresDialect
+from include.replication.type_mapping import map_table
+from include.stackoverflow.database import connect
+from localdev import postgres
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
+SCRATCH_DATABASE = "bench_profile_target"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class PhaseClock:
+    """Wall and CPU seconds per phase for this process and the two backends."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.phases: list[dict[str, Any]] = []
+
+    @contextmanager
+    def phase(self, name: str):
+        before = {who: cpu_seconds(pid) for who, pid in self.pids.items()}
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            after = {who: cpu_seconds(pid) for who, pid in self.pids.items()}
+            row = {"phase": name, "wall_s": round(time.monotonic() - started, 2)}
+            row |= {f"{who}_cpu_s": round(after[who] - before[who], 2) for who in self.pids}
+            self.phases.append(row)
+
+
+def instrument(clock: PhaseClock) -> None:
+    """Time the phases inside replicate_table by wrapping the functions it calls in order."""
+
+    def timed(name: str, function):
+        def wrapper(*args, **kwargs):
+            with clock.phase(name):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    load._copy = timed("copy", load._copy)
+    load.add_primary_key = timed("primary key", load.add_primary_key)
+    load._verify = timed("verification (both sides at once)", load._verify)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--table", default="Posts")
+    parser.add_argument("--verify", default="checksums", choices=["checksums", "counts", "off"])
+    parser.add_argument("--py-spy", type=Path, help="also record a py-spy flame graph (SVG) of this process here")
+    args = parser.parse_args(argv)
+
+    server = postgres.start(databases.SERVER_NAME)
+    source_url, _ = databases.prepare_source(server, scale=args.scale, seed=args.seed, regenerate=False)
+    admin = connect(server.url())
+    admin.run(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+    admin.close()
+    target_url = postgres.create_database(server, SCRATCH_DATABASE)
+    source, target = connect(source_url), connect(target_url)
+    dialect = PostgresDialect()
+    table = next(t for t in dialect.fetch_tables(source, "public") if t.name == args.table)
+    columns = map_table(table, dialect="postgres")
+    pids = {
+        "python": os.getpid(),
+        "source_backend": source.run("SELECT pg_backend_pid()")[0][0],
+        "target_backend": target.run("SELECT pg_backend_pid()")[0][0],
+    }
+    clock = PhaseClock(pids)
+    instrument(clock)
+    spy = None
+    if args.py_spy:
+        if not shutil.which("py-spy"):
+            raise SystemExit("--py-spy needs py-spy on PATH (pip install py-spy)")
+        spy = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(os.getpid()), "--threads", "--idle", "-o", str(args.py_spy), "-r", "50"]
+        )
+        time.sleep(1)
+    with clock.phase("total"):
+        report = replicate_table(
+            source=dialect,
+            source_conn=source,
+            target_conn=target,
+            table=table,
+            columns=columns,
+            settings=LoadSettings(verify=args.verify),
+        )
+    total = clock.phases[-1]
+    measured = clock.phases[:-1]
+    rest = {"phase": "staging table, swap, identity, ANALYZE"}
+    for key in total:
+        if key != "phase":
+            rest[key] = round(total[key] - sum(p[key] for p in measured), 2)
+    clock.phases.insert(len(measured), rest)
+    if spy:
+        spy.send_signal(2)
+        spy.wait(60)
+    verification = report.verification
+    if not verification.ok:
+        raise SystemExit(f"verification failed:\n{verification.describe()}")
+    for row in clock.phases:
+        print(
+            f"{row['phase']:<36}{row['wall_s']:>8.1f} s wall   CPU: python {row['python_cpu_s']:6.1f} s, "
+            f"source backend {row['source_backend_cpu_s']:6.1f} s, target backend {row['target_backend_cpu_s']:6.1f} s"
+        )
+    document = {
+        "command": "python -m bench.profile_table " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "scale": args.scale,
+        "table": args.table,
+        "rows": report.stats.rows,
+        "bytes": report.stats.bytes,
+        "verify": args.verify,
+        "machine": machine.describe(
+            data_dir=server.data_dir,
+            postgres_version=databases.server_version(source_url),
+            psql=postgres.find_bin_dir() / "psql",
+        ),
+        "note": "verification CPU includes both backends' checksum queries, run at the same time; "
+        "a backend's CPU includes the server's own work for it (TOAST reads, hashing), not the OS page cache",
+        "phases": clock.phases,
+    }
+    out = OUT_DIR / f"profile-{args.table}-scale-{args.scale:g}.json"
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"written: {out}")
+    source.close()
+    target.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
