@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--table", default="Posts")
     parser.add_argument("--verify", default="checksums", choices=["checksums", "counts", "off"])
+    parser.add_argument("--buffer-mb", type=int, default=256, help="the spool budget (the DAGs' buffer_mb)")
     parser.add_argument("--py-spy", type=Path, help="also record a py-spy flame graph (SVG) of this process here")
     args = parser.parse_args(argv)
 
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "source_backend": source.run("SELECT pg_backend_pid()")[0][0],
         "target_backend": target.run("SELECT pg_backend_pid()")[0][0],
     }
+    rss_before = load.peak_memory_mb()
     clock = PhaseClock(pids)
     instrument(clock)
     spy = None
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             target_conn=target,
             table=table,
             columns=columns,
-            settings=LoadSettings(verify=args.verify),
+            settings=LoadSettings(verify=args.verify, buffer_mb=args.buffer_mb),
         )
     total = clock.phases[-1]
     measured = clock.phases[:-1]
@@ -133,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     if spy:
         spy.send_signal(2)
         spy.wait(60)
+    rss_peak = load.peak_memory_mb()
+    print(
+        f"peak RSS of this process: {rss_before:.0f} MB before the copy, {rss_peak:.0f} MB after "
+        f"(buffer_mb {args.buffer_mb}; spilled {report.stats.spilled_bytes / 2**20:.0f} MB)"
+    )
     verification = report.verification
     if not verification.ok:
         raise SystemExit(f"verification failed:\n{verification.describe()}")
@@ -148,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         "rows": report.stats.rows,
         "bytes": report.stats.bytes,
         "verify": args.verify,
+        "buffer_mb": args.buffer_mb,
+        "peak_rss_mb_before": round(rss_before, 1),
+        "peak_rss_mb_after": round(rss_peak, 1),
+        "spilled_mb": round(report.stats.spilled_bytes / 2**20, 1),
         "machine": machine.describe(
             data_dir=server.data_dir,
             postgres_version=databases.server_version(source_url),
