@@ -18,7 +18,7 @@ import pymssql
 
 from include.replication import mssql_catalog
 from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
-from include.replication.encoding import RowEncoder
+from include.replication.encoding import BadValueError, RowEncoder
 from include.replication.models import SourceTable, TargetColumn
 from include.replication.mssql_checksums import bucket_checksums_sql, row_hashes_sql
 from include.replication.mssql_expressions import qualified_name, quote, range_filter, select_list, source_columns
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "stackoverflow-replication"  # shows in sys.dm_exec_sessions.program_name for the DBA
 LOGIN_TIMEOUT_S = 30  # a wrong host fails the task in seconds, not after pymssql's default 60
+FULL_TEXTSIZE = "SET TEXTSIZE 2147483647"
 FETCH_ROWS = 1_000  # rows per fetchmany: a few MB even for 30 KB posts held as Python str (see source_postgres)
 
 
@@ -36,6 +37,18 @@ FETCH_ROWS = 1_000  # rows per fetchmany: a few MB even for 30 KB posts held as 
 # carry others (sqlalchemy_scheme, driver) that pymssql would reject.
 PYMSSQL_OPTIONS = ("login_timeout", "timeout", "tds_version", "appname", "charset", "autocommit", "encryption",
                    "read_only", "conn_properties", "use_datetime2", "arraysize")  # fmt: skip
+
+
+def _fetch(cursor: Any, table: SourceTable, after: str) -> list[tuple]:
+    """The next batch; text pymssql cannot decode (an unpaired UTF-16 surrogate) fails naming where it is."""
+    try:
+        return cursor.fetchmany(FETCH_ROWS)
+    except UnicodeDecodeError as exc:
+        raise BadValueError(
+            f"{table.qualified}: text that is not valid UTF-16 (an unpaired surrogate?) within the {FETCH_ROWS:,} "
+            f"rows after {after}; pymssql cannot decode it ({exc.reason}). PostgreSQL cannot store it either: fix "
+            "or exclude the value at the source"
+        ) from exc
 
 
 def connect_mssql(
@@ -49,6 +62,10 @@ def connect_mssql(
                                 "autocommit": True}  # fmt: skip
     # tds_version only when given: FreeTDS then negotiates the highest version the server speaks
     settings.update((k, v) for k, v in options.items() if k in PYMSSQL_OPTIONS)
+    if "conn_properties" in settings:
+        # pymssql sends its own SET TEXTSIZE only without conn_properties: (max) values would arrive cut short
+        properties = settings["conn_properties"]
+        settings["conn_properties"] = [*([properties] if isinstance(properties, str) else properties), FULL_TEXTSIZE]
     log.info(
         "connecting to SQL Server %s:%s database %s as %s (tds_version %s, login timeout %ss)",
         host, port, database, user, settings.get("tds_version", "negotiated"), settings["login_timeout"],
@@ -144,11 +161,13 @@ class SqlServerDialect:
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         sql, params = select_sql(table, columns, key_range)
         cursor = conn.cursor()
+        after = "the start of the table"
         try:
             _execute(cursor, sql, params)
             # pymssql reads the result from the connection as fetchmany asks: memory stays one batch
-            while rows := cursor.fetchmany(FETCH_ROWS):
+            while rows := _fetch(cursor, table, after):
                 sink(encoder.encode(rows))
+                after = encoder.row_key(rows[-1])
         finally:
             cursor.close()
         return ReadResult(rows=encoder.rows, nul_stripped=dict(encoder.nul_stripped))

@@ -238,3 +238,41 @@ def test_connect_failure_names_the_server_not_the_password(monkeypatch):
         connect_mssql(host="mssql", port=1433, user="reader", password="s3cr3t!", database="StackOverflow2010")
     assert "s3cr3t!" not in str(caught.value)
     assert isinstance(caught.value.__cause__, pymssql.OperationalError)
+
+
+def test_undecodable_text_names_the_table_and_the_rows_it_sits_in():
+    """Stand-in for pymssql, which decodes nvarchar strictly: an unpaired surrogate raises from fetchmany
+    with no table or key. The dialect turns that into a BadValueError naming the table and the last good key."""
+    rows = [(i, f"name {i}") for i in range(1, 1_501)]
+    conn = FakeConnection(rows)
+    batches = iter([rows[:1_000]])
+
+    def fetchmany(size):
+        batch = next(batches, None)
+        if batch is None:
+            raise UnicodeDecodeError("utf-16-le", b"\x00\xd8", 0, 2, "unexpected end of data")
+        return batch
+
+    table = table_of(SourceColumn("DisplayName", "nvarchar", True, char_length=40))
+    original = conn.cursor
+
+    def cursor():
+        made = original()
+        made.fetchmany = fetchmany
+        return made
+
+    conn.cursor = cursor
+    with pytest.raises(BadValueError, match=r"dbo\.T: text that is not valid UTF-16 .* rows after Id=1000;"):
+        SqlServerDialect().stream_rows(conn, table, map_table(table, dialect="mssql"), lambda data: None,
+                                       nul_policy="strip")  # fmt: skip
+    assert conn.cursors[0].closed
+
+
+@pytest.mark.parametrize("given", ["SET ANSI_NULLS ON", ["SET ANSI_NULLS ON", "SET ARITHABORT ON"]])
+def test_own_conn_properties_keep_the_full_textsize(monkeypatch, given):
+    """pymssql sends SET TEXTSIZE 2147483647 only without conn_properties; ours add it, or (max) text is cut."""
+    calls = []
+    monkeypatch.setattr(pymssql, "connect", lambda **kwargs: calls.append(kwargs))
+    connect_mssql(host="h", port=1433, user="u", password="p", database="d", conn_properties=given)
+    expected = [given] if isinstance(given, str) else given
+    assert calls[0]["conn_properties"] == [*expected, "SET TEXTSIZE 2147483647"]
