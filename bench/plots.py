@@ -39,7 +39,9 @@ def plot(rows: list[dict[str, Any]], *, out_dir: Path, prefix: str, title: str) 
         label = (
             "did not finish"
             if r["seconds"] is None
-            else f"{r['seconds']:.1f} s  ({r['ratio_to_ceiling']:.2f}× ceiling, {r['mb_per_s']:.0f} MB/s)"
+            else f"{r['seconds']:.1f} s  ("
+            + (f"{r['ratio_to_ceiling']:.2f}× ceiling, " if r["ratio_to_ceiling"] is not None else "")
+            + f"{r['mb_per_s']:.0f} MB/s)"
         )
         ax.annotate(
             label,

@@ -10,7 +10,7 @@ and the rest (staging table, swap, identity, ANALYZE). For each phase: wall seco
 backend and the target backend (from ``/proc/<pid>/stat``; the server runs on this machine).
 That says whether a phase waits on Python or on PostgreSQL. ``--py-spy`` also records this
 process with py-spy (``pip install py-spy``) as a flame graph. Results go to
-``docs/bench/profile-<table>-scale-<S>.json``.
+``docs/bench/profiles/profile-<table>-scale-<S>.json``.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import databases, machine
-from include.replication import load
+from include.replication import load, streaming
 from include.replication.load import LoadSettings, replicate_table
 from include.replication.source_postgres import PostgresDialect
 from include.replication.type_mapping import map_table
 from include.stackoverflow.database import connect
 from localdev import postgres
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench" / "profiles"
 SCRATCH_DATABASE = "bench_profile_target"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default="Posts")
     parser.add_argument("--verify", default="checksums", choices=["checksums", "counts", "off"])
     parser.add_argument("--buffer-mb", type=int, default=256, help="the spool budget (the DAGs' buffer_mb)")
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="leave glibc's dynamic mmap threshold (the old behaviour)"
+    )
     parser.add_argument("--py-spy", type=Path, help="also record a py-spy flame graph (SVG) of this process here")
     args = parser.parse_args(argv)
 
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "source_backend": source.run("SELECT pg_backend_pid()")[0][0],
         "target_backend": target.run("SELECT pg_backend_pid()")[0][0],
     }
+    if args.default_malloc:
+        streaming.fix_mmap_threshold = lambda: False
     rss_before = load.peak_memory_mb()
     clock = PhaseClock(pids)
     instrument(clock)
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "bytes": report.stats.bytes,
         "verify": args.verify,
         "buffer_mb": args.buffer_mb,
+        "default_malloc": args.default_malloc,
         "peak_rss_mb_before": round(rss_before, 1),
         "peak_rss_mb_after": round(rss_peak, 1),
         "spilled_mb": round(report.stats.spilled_bytes / 2**20, 1),
@@ -168,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         "a backend's CPU includes the server's own work for it (TOAST reads, hashing), not the OS page cache",
         "phases": clock.phases,
     }
-    out = OUT_DIR / f"profile-{args.table}-scale-{args.scale:g}.json"
+    variant = ("" if args.verify == "checksums" else f"-verify-{args.verify}") + (
+        "-default-malloc" if args.default_malloc else ""
+    )
+    out = OUT_DIR / f"profile-{args.table}-scale-{args.scale:g}{variant}.json"
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"written: {out}")
     source.close()
