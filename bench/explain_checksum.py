@@ -1,0 +1,60 @@
+"""The plan PostgreSQL picks for one table's bucket-checksum query, and the in-memory alternative.
+
+    .venv/bin/python -m bench.explain_checksum --scale 1 --table Votes
+
+Runs ``EXPLAIN (ANALYZE, BUFFERS)`` of the verification query on the bench source (built by
+``make bench``), then times it as planned and with ``enable_sort = off`` (which leaves a serial,
+in-memory HashAggregate), checking both give the same buckets. Prints the plan and the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench import databases
+from include.replication.source_postgres import PostgresDialect, _bucket, canonical_row, qualified_name
+from include.replication.type_mapping import map_table
+from include.replication.verification import bucket_width
+from include.stackoverflow.database import connect
+from localdev import postgres
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--table", default="Votes")
+    args = parser.parse_args(argv)
+    server = postgres.start(databases.SERVER_NAME)
+    url, _ = databases.prepare_source(server, scale=args.scale, seed=args.seed, regenerate=False)
+    conn = connect(url)
+    dialect = PostgresDialect()
+    table = next(t for t in dialect.fetch_tables(conn, "public") if t.name == args.table)
+    columns = map_table(table, dialect="postgres")
+    low, high = dialect.key_bounds(conn, table, "Id")
+    width = bucket_width(low, high, table.approx_rows)
+    query = (
+        f"SELECT {_bucket('Id', width)} AS bucket, count(*), "
+        f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint)::text "
+        f"FROM {qualified_name(table.schema, table.name)} GROUP BY 1"
+    )
+    print("\n".join(row[0] for row in conn.run("EXPLAIN (ANALYZE, BUFFERS) " + query)))
+    started = time.monotonic()
+    planned = conn.run(query)
+    planned_s = time.monotonic() - started
+    conn.run("SET enable_sort = off")
+    started = time.monotonic()
+    hashed = conn.run(query)
+    hashed_s = time.monotonic() - started
+    conn.run("RESET enable_sort")
+    same = sorted(map(tuple, planned)) == sorted(map(tuple, hashed))
+    print(f"\n{args.table} at scale {args.scale:g}, bucket width {width}: as planned {planned_s:.1f} s, "
+          f"in-memory HashAggregate {hashed_s:.1f} s, same buckets: {same}")  # fmt: skip
+    conn.close()
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
