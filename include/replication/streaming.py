@@ -42,8 +42,8 @@ def fix_mmap_threshold() -> bool:
 
     By default glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB),
     so after the first spool is released, spool buffers come from the heap, where freed ones stay
-    resident and fragment: copying Posts at scale 1 grew the process by 309 MB against a 256 MB
-    budget, 234 MB with this (``bench/profile_table.py``). Smaller blocks (socket reads, COPY
+    resident and fragment: copying Posts at scale 1 grew the process by 310 MB against a 256 MB
+    budget, 235 MB with this (``bench/profile_table.py``). Smaller blocks (socket reads, COPY
     chunks) stay on the heap, where they are reused: at 1 MiB the page faults cost 7 s of CPU on
     the same copy, at 4 MiB 5 s. Once per process; a no-op off glibc.
     """
