@@ -14,7 +14,7 @@ import sys
 import time
 
 from bench import databases
-from include.replication.source_postgres import PostgresDialect, _bucket, canonical_row, qualified_name
+from include.replication.source_postgres import PostgresDialect, bucket_checksums_sql
 from include.replication.type_mapping import map_table
 from include.replication.verification import bucket_width
 from include.stackoverflow.database import connect
@@ -35,11 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = map_table(table, dialect="postgres")
     low, high = dialect.key_bounds(conn, table, "Id")
     width = bucket_width(low, high, table.approx_rows)
-    query = (
-        f"SELECT {_bucket('Id', width)} AS bucket, count(*), "
-        f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint)::text "
-        f"FROM {qualified_name(table.schema, table.name)} GROUP BY 1"
-    )
+    query, _ = bucket_checksums_sql(table, columns, key="Id", width=width)
     print("\n".join(row[0] for row in conn.run("EXPLAIN (ANALYZE, BUFFERS) " + query)))
     started = time.monotonic()
     planned = conn.run(query)

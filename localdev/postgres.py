@@ -145,8 +145,7 @@ def stop(name: str = "default", *, root: Path = DEFAULT_ROOT) -> bool:
     state_file = state_dir / "state.json"
     if not state_file.exists() or not (state_dir / "data" / "postmaster.pid").exists():
         return False
-    bin_dir = Path(json.loads(state_file.read_text())["bin_dir"])
-    _run_server_cmd([str(bin_dir / "pg_ctl"), "-D", str(state_dir / "data"), "-m", "fast", "-w", "stop"])
+    _run_server_cmd([_pg_ctl(state_dir), "-D", str(state_dir / "data"), "-m", "fast", "-w", "stop"])
     return True
 
 
@@ -156,10 +155,8 @@ def restart(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
     server = _running_server(state_dir)
     if server is None:
         raise RuntimeError(f"throwaway server {name!r} is not running")
-    bin_dir = Path(json.loads((state_dir / "state.json").read_text())["bin_dir"])
-    data_dir = str(state_dir / "data")
-    log = str(state_dir / "server.log")
-    _run_server_cmd([str(bin_dir / "pg_ctl"), "-D", data_dir, "-l", log, "-m", "fast", "-w", "restart"])
+    data_dir, log = str(state_dir / "data"), str(state_dir / "server.log")
+    _run_server_cmd([_pg_ctl(state_dir), "-D", data_dir, "-l", log, "-m", "fast", "-w", "restart"])
     _wait_until_accepting(server.port)
     return server
 
@@ -167,6 +164,11 @@ def restart(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
 def remove(name: str, *, root: Path = DEFAULT_ROOT) -> None:
     """Delete the (stopped) server ``name``'s folder: data, log and password."""
     shutil.rmtree(_state_dir(name, root), ignore_errors=True)
+
+
+def _pg_ctl(state_dir: Path) -> str:
+    """The pg_ctl of the binaries the server in ``state_dir`` was started with."""
+    return str(Path(json.loads((state_dir / "state.json").read_text())["bin_dir"]) / "pg_ctl")
 
 
 def _running_server(state_dir: Path) -> LocalServer | None:

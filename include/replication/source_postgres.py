@@ -97,6 +97,25 @@ def _bucket(key: str, width: int) -> str:
     return f"CASE WHEN {k} >= 0 THEN {k} / {int(width)} ELSE -((-1 - {k}) / {int(width)}) - 1 END"
 
 
+def bucket_checksums_sql(
+    table: SourceTable,
+    columns: Sequence[TargetColumn],
+    *,
+    key: str | None,
+    width: int,
+    key_range: KeyRange | None = None,
+) -> tuple[str, dict[str, int]]:
+    """The per-bucket row count and 56-bit hash sum query (contract in ``dialects.py``), and its parameters."""
+    where, params = range_filter(key_range)
+    bucket = _bucket(key, width) if key else "0"
+    sql = (
+        f"SELECT {bucket} AS bucket, count(*), "
+        f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint)::text "
+        f"FROM {qualified_name(table.schema, table.name)}{where} GROUP BY 1"
+    )
+    return sql, params
+
+
 def range_filter(key_range: KeyRange | None) -> tuple[str, dict[str, int]]:
     """`` WHERE key >= :low AND key < :high`` for the bounds given, and their parameters."""
     if key_range is None:
@@ -233,13 +252,7 @@ class PostgresDialect:
         key_range: KeyRange | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
-        where, params = range_filter(key_range)
-        bucket = _bucket(key, width) if key else "0"
-        sql = (
-            f"SELECT {bucket} AS bucket, count(*), "
-            f"sum(('x' || substr(md5({canonical_row(columns)}), 1, 14))::bit(56)::bigint)::text "
-            f"FROM {qualified_name(table.schema, table.name)}{where} GROUP BY 1"
-        )
+        sql, params = bucket_checksums_sql(table, columns, key=key, width=width, key_range=key_range)
         return {bucket: BucketSum(rows, int(total)) for bucket, rows, total in conn.run(sql, **params)}
 
     def row_hashes(

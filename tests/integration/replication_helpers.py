@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,30 +107,41 @@ def identity_state(url: str, table: str, schema: str = "public") -> tuple[int | 
         conn.close()
 
 
-class BackendKiller(threading.Thread):
-    """Terminates, on the server, the first backend of ``database`` seen running a query LIKE ``pattern``."""
+def terminate_backend(conn, pid: int) -> None:
+    conn.run("SELECT pg_terminate_backend(:p)", p=pid)
 
-    def __init__(self, admin_url: str, database: str, pattern: str) -> None:
+
+class QueryWatcher(threading.Thread):
+    """Once a backend of ``database`` runs a query LIKE ``pattern``, calls ``act(conn, pid)`` once.
+
+    ``act`` defaults to terminating that backend; ``caught`` is its pid, ``error`` what the watcher
+    itself raised (the test reports it).
+    """
+
+    def __init__(self, admin_url: str, database: str, pattern: str, act=terminate_backend) -> None:
         super().__init__(daemon=True)
-        self.admin_url, self.database, self.pattern = admin_url, database, pattern
-        self.killed: int | None = None
+        self.admin_url, self.database, self.pattern, self.act = admin_url, database, pattern, act
+        self.caught: int | None = None
+        self.error: BaseException | None = None
         self.stop = threading.Event()
 
     def run(self) -> None:
-        conn = connect(self.admin_url)
         try:
-            while not self.stop.is_set() and self.killed is None:
+            conn = connect(self.admin_url)
+            while not self.stop.is_set() and self.caught is None:
                 found = conn.run(
                     "SELECT pid FROM pg_stat_activity WHERE datname = :d AND state = 'active' AND query LIKE :q",
                     d=self.database,
                     q=self.pattern,
                 )
                 if found:
-                    conn.run("SELECT pg_terminate_backend(:p)", p=found[0][0])
-                    self.killed = found[0][0]
+                    self.act(conn, found[0][0])
+                    self.caught = found[0][0]
                 time.sleep(0.005)
-        finally:
-            conn.close()
+            with suppress(Exception):  # act may have cut this session too (a server restart)
+                conn.close()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            self.error = error
 
 
 def assert_exact_copy(source_url: str, target_url: str, tables=NINE) -> None:

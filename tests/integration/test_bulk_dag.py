@@ -10,7 +10,7 @@ from include.stackoverflow.load_dump import load_dump
 from tests.conftest import database_url, require_stackexchange_dir, stackexchange_sites
 from tests.integration.replication_helpers import (
     NINE,
-    BackendKiller,
+    QueryWatcher,
     assert_exact_copy,
     run_dag,
     table_names,
@@ -73,7 +73,7 @@ def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_data
 
 def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005, target_database, tmp_path):
     """pg_terminate_backend on one partition's COPY: that task fails, its retry reloads only its range, all verifies."""
-    killer = BackendKiller(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
+    killer = QueryWatcher(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
     killer.start()
     try:
         run = run_dag(DAG_ID, source_005, target_database, retries=2, tables=["Posts"], partition_rows=20_000,
@@ -81,7 +81,7 @@ def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005
     finally:
         killer.stop.set()
         killer.join(5)
-    assert killer.killed is not None, "no COPY was caught running: nothing was tested"
+    assert killer.caught is not None, "no COPY was caught running: nothing was tested"
     attempts = task_attempts(run)
     assert str(run.state) == "success", attempts
     loads = {t: a for t, a in attempts.items() if t.startswith("copy_partition.load_partition[")}

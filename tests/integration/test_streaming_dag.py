@@ -112,17 +112,17 @@ def test_missing_table_fails_before_any_data_moves(airflow_db, fresh_database, t
 
 def test_killed_copy_fails_the_task_and_its_retry_completes(airflow_db, pg_server_url, fresh_database, target_database):
     """pg_terminate_backend on the target's COPY: the task fails cleanly, the retry copies exactly, nothing left over."""
-    from tests.integration.replication_helpers import BackendKiller, task_attempts
+    from tests.integration.replication_helpers import QueryWatcher, task_attempts
 
     generate(fresh_database, scale=0.005, seed=12)
-    killer = BackendKiller(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
+    killer = QueryWatcher(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
     killer.start()
     try:
         run = run_dag(DAG_ID, fresh_database, target_database, retries=2, tables=["Posts"], verify="checksums")
     finally:
         killer.stop.set()
         killer.join(5)
-    assert killer.killed is not None, "no COPY was caught running: nothing was tested"
+    assert killer.caught is not None, "no COPY was caught running: nothing was tested"
     attempts = task_attempts(run)
     assert str(run.state) == "success", attempts
     assert attempts["posts_and_badges.replicate_Posts"] == ("success", 2)

@@ -9,16 +9,13 @@ server is back, the copy verifies, and nothing is left behind: no staging tables
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import postgres
-from tests.integration.replication_helpers import assert_exact_copy, run_dag, task_attempts
+from tests.integration.replication_helpers import QueryWatcher, assert_exact_copy, run_dag, task_attempts
 
 STREAMING = "replicate_stackoverflow_to_postgres_parallel"
 BULK = "replicate_stackoverflow_to_postgres_bulk_parallel"
@@ -36,33 +33,6 @@ def restartable_target() -> Iterator[tuple[str, str]]:
         postgres.remove(name)
 
 
-class TargetRestarter(threading.Thread):
-    """Restarts server ``name`` once a COPY matching ``pattern`` is running on it."""
-
-    def __init__(self, name: str, admin_url: str, pattern: str) -> None:
-        super().__init__(daemon=True)
-        self.name_, self.admin_url, self.pattern = name, admin_url, pattern
-        self.restarted_during: str | None = None
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            conn = connect(self.admin_url)
-            while not self.stop.is_set():
-                found = conn.run(
-                    "SELECT query FROM pg_stat_activity WHERE state = 'active' AND query LIKE :q", q=self.pattern
-                )
-                if found:
-                    self.restarted_during = found[0][0][:80]
-                    postgres.restart(self.name_)
-                    return
-                time.sleep(0.005)
-            conn.close()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            self.error = error
-
-
 @pytest.mark.parametrize(
     ("dag_id", "task_id"),
     [(STREAMING, "posts_and_badges.replicate_Posts"), (BULK, "copy_partition.load_partition[0]")],
@@ -76,7 +46,12 @@ def test_target_restart_mid_load(airflow_db, fresh_database, restartable_target,
     conf = {"tables": ["Posts"], "verify": "checksums"}
     if dag_id == BULK:
         conf |= {"partition_rows": 1_000_000, "staging_url": staging_dir.as_uri()}
-    restarter = TargetRestarter(name, target_url, 'COPY "public"."Posts__staging"%FROM STDIN%')
+    restarter = QueryWatcher(
+        target_url,
+        "restart_target",
+        'COPY "public"."Posts__staging"%FROM STDIN%',
+        act=lambda conn, pid: postgres.restart(name),
+    )
     restarter.start()
     try:
         run = run_dag(dag_id, fresh_database, target_url, retries=3, **conf)
@@ -84,7 +59,7 @@ def test_target_restart_mid_load(airflow_db, fresh_database, restartable_target,
         restarter.stop.set()
         restarter.join(30)
     assert restarter.error is None, restarter.error
-    assert restarter.restarted_during, "no COPY into the target was caught running: nothing was tested"
+    assert restarter.caught, "no COPY into the target was caught running: nothing was tested"
     attempts = task_attempts(run)
     assert str(run.state) == "success", attempts
     state, tries = attempts[task_id]
