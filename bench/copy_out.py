@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench import databases, machine
-from include.replication.copy_out import copy_out
+from include.replication.postgres.copy_out import copy_out
 from include.stackoverflow.database import connect
 from localdev import postgres
 

@@ -14,9 +14,9 @@ import sys
 import time
 
 from bench import databases
-from include.replication.source_postgres import PostgresDialect, bucket_checksums_sql
-from include.replication.type_mapping import map_table
-from include.replication.verification import bucket_width
+from include.replication.mssql.types import map_table
+from include.replication.postgres.source import PostgresDialect, bucket_checksums_sql
+from include.replication.verify import bucket_width
 from include.stackoverflow.database import connect
 from localdev import postgres
 

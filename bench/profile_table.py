@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import databases, machine
-from include.replication import load, streaming
+from include.replication import load
+from include.replication.copy import spool as streaming
 from include.replication.load import LoadSettings, replicate_table
-from include.replication.source_postgres import PostgresDialect
-from include.replication.type_mapping import map_table
+from include.replication.mssql.types import map_table
+from include.replication.postgres.source import PostgresDialect
 from include.stackoverflow.database import connect
 from localdev import postgres
 

@@ -21,9 +21,7 @@ from datetime import datetime
 
 from airflow.sdk import chain, dag, task_group
 
-from include.replication.params import bulk_params, task_defaults
-from include.replication.tasks import discover_tables, summarize
-from include.replication.tasks_bulk import (
+from include.replication.airflow.bulk_tasks import (
     extract_partition,
     finish_table,
     list_tables,
@@ -31,6 +29,8 @@ from include.replication.tasks_bulk import (
     plan_partitions,
     prepare_staging_tables,
 )
+from include.replication.airflow.params import bulk_params, task_defaults
+from include.replication.airflow.tasks import discover_tables, summarize
 
 
 @task_group

@@ -22,9 +22,9 @@ from datetime import datetime
 
 from airflow.sdk import chain, dag, task_group
 
+from include.replication.airflow.params import replication_params, task_defaults
+from include.replication.airflow.tasks import discover_tables, list_other_tables, replicate, summarize
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
-from include.replication.params import replication_params, task_defaults
-from include.replication.tasks import discover_tables, list_other_tables, replicate, summarize
 
 
 @task_group

@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from include.replication.source_postgres import PostgresDialect, prepare_session
-from include.replication.type_mapping import map_table
-from include.replication.verification import verification_table, verify_table
+from include.replication.mssql.types import map_table
+from include.replication.postgres.source import PostgresDialect, prepare_session
+from include.replication.verify import verification_table, verify_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import postgres

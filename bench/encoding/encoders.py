@@ -3,7 +3,7 @@
 Every candidate applies the same NUL policy as ``RowEncoder`` (strip, counting per column) and
 produces input PostgreSQL loads back value for value; ``run.py`` checks that before timing.
 
-* ``ours``: ``include.replication.encoding.RowEncoder``, COPY text format.
+* ``ours``: ``include.replication.copy.encoder.RowEncoder``, COPY text format.
 * ``csv``: the standard library's C ``csv.writer`` into ``io.StringIO``, for ``COPY ... (FORMAT csv)``.
   PostgreSQL CSV tells NULL from '' only by quoting: an unquoted empty field is NULL, a quoted one
   is ''. Python 3.11's writer cannot say that by itself (``QUOTE_MINIMAL`` writes both unquoted,
@@ -28,7 +28,7 @@ import io
 from collections.abc import Sequence
 from decimal import Decimal
 
-from include.replication.encoding import RowEncoder
+from include.replication.copy.encoder import RowEncoder
 
 
 class _CsvNull:

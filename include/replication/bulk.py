@@ -13,13 +13,13 @@ from typing import IO, Any
 
 from pg8000.native import Connection
 
-from include.replication.dialects import ReadResult, SourceDialect
+from include.replication.interfaces import ReadResult, SourceDialect
 from include.replication.load import LoadSettings, add_primary_key, create_staging, transaction, verify_and_swap
 from include.replication.models import SourceTable, TargetColumn
 from include.replication.partitions import Partition
-from include.replication.source_postgres import prepare_session, qualified_name, quote, range_filter
-from include.replication.target_ddl import staging_name
-from include.replication.verification import TableVerification
+from include.replication.postgres.ddl import staging_name
+from include.replication.postgres.source import prepare_session, qualified_name, quote, range_filter
+from include.replication.verify import TableVerification
 
 
 class PartitionLoadError(RuntimeError):

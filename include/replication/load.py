@@ -18,11 +18,10 @@ from typing import Any
 
 from pg8000.native import Connection
 
-from include.replication.dialects import SourceDialect
+from include.replication.copy.spool import MB, SpoolStreamer
+from include.replication.interfaces import SourceDialect
 from include.replication.models import SourceTable, TableStats, TargetColumn
-from include.replication.source_postgres import PostgresDialect, prepare_session, qualified_name, quote
-from include.replication.streaming import MB, SpoolStreamer
-from include.replication.target_ddl import (
+from include.replication.postgres.ddl import (
     align_identity_sql,
     create_table_sql,
     derived_name,
@@ -31,7 +30,8 @@ from include.replication.target_ddl import (
     staging_name,
     swap_sql,
 )
-from include.replication.verification import TableVerification, VerificationFailed, verify_table
+from include.replication.postgres.source import PostgresDialect, prepare_session, qualified_name, quote
+from include.replication.verify import TableVerification, VerificationFailed, verify_table
 
 LOAD_MODES = ("replace", "append")
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from include.replication.dialects import KeyRange
+from include.replication.interfaces import KeyRange
 
 
 @dataclass(frozen=True)

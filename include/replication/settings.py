@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from include.replication.encoding import NUL_POLICIES
+from include.replication.copy.encoder import NUL_POLICIES
 from include.replication.load import LOAD_MODES, LoadSettings
-from include.replication.verification import VERIFY_MODES
+from include.replication.verify import VERIFY_MODES
 
 DEFAULT_SOURCE_CONN_ID = "stackoverflow_source"
 DEFAULT_TARGET_CONN_ID = "stackoverflow_postgres_target"

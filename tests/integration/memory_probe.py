@@ -9,8 +9,8 @@ import json
 import sys
 
 from include.replication.load import LoadSettings, peak_memory_mb, replicate_table
-from include.replication.source_postgres import PostgresDialect, prepare_session
-from include.replication.type_mapping import map_table
+from include.replication.mssql.types import map_table
+from include.replication.postgres.source import PostgresDialect, prepare_session
 from include.stackoverflow.database import connect
 
 

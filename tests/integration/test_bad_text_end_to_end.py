@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from include.replication import tasks, tasks_bulk
-from include.replication.connections import open_source
+from include.replication.airflow import bulk_tasks as tasks_bulk
+from include.replication.airflow import tasks
+from include.replication.airflow.connections import open_source
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from tests.integration.replication_helpers import assert_exact_copy, run_dag, table_names, task_states

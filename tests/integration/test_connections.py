@@ -6,9 +6,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from include.replication.connections import ConnectionConfigError, get_connection, open_target, source_dialect
-from include.replication.source_mssql import SqlServerDialect
-from include.replication.source_postgres import PostgresDialect
+from include.replication.airflow.connections import ConnectionConfigError, get_connection, open_target, source_dialect
+from include.replication.mssql.source import SqlServerDialect
+from include.replication.postgres.source import PostgresDialect
 
 
 def test_missing_connection_id_says_how_to_define_it():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pg8000.exceptions import DatabaseError
 
-from include.replication import copy_out as copy_out_module
-from include.replication.copy_out import copy_out
+from include.replication.postgres import copy_out as copy_out_module
+from include.replication.postgres.copy_out import copy_out
 from include.stackoverflow.database import connect
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from include.replication.encoding import RowEncoder
+from include.replication.copy.encoder import RowEncoder
 from include.stackoverflow.database import connect
 
 TEXTS = ["", " ", "trailing  ", "a\\b", "\\N", "tab\there", "lf\nhere", "cr\rhere", "crlf\r\nhere",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pg8000.native import identifier
 
-from include.replication.params import RETRY_DELAY_ENV
+from include.replication.airflow.params import RETRY_DELAY_ENV
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from include.stackoverflow.schema import TABLES

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from include.replication.load import LoadSettings, replicate_table
-from include.replication.source_postgres import PostgresDialect, prepare_session
-from include.replication.type_mapping import map_table
-from include.replication.verification import VerificationFailed, verify_table
+from include.replication.mssql.types import map_table
+from include.replication.postgres.source import PostgresDialect, prepare_session
+from include.replication.verify import VerificationFailed, verify_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from tests.integration.replication_helpers import content_hash, table_names

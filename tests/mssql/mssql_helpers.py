@@ -25,9 +25,9 @@ from sqlglot import exp
 
 from include.replication.load import LoadSettings, TableReport, replicate_table
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql_expressions import qualified_name, quote
-from include.replication.source_mssql import SqlServerDialect, connect_mssql
-from include.replication.type_mapping import map_table
+from include.replication.mssql.dialect import qualified_name, quote
+from include.replication.mssql.source import SqlServerDialect, connect_mssql
+from include.replication.mssql.types import map_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.schema import MAX
 from tests.conftest import database_url

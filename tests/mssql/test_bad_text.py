@@ -17,9 +17,9 @@ from typing import Any
 import pymssql
 import pytest
 
-from include.replication.encoding import BadValueError
-from include.replication.mssql_expressions import qualified_name
-from include.replication.source_postgres import quote as pg_quote
+from include.replication.copy.encoder import BadValueError
+from include.replication.mssql.dialect import qualified_name
+from include.replication.postgres.source import quote as pg_quote
 from tests.integration.replication_helpers import table_names
 from tests.mssql.mssql_helpers import copy_table, execute, pg_rows, query, source_table, unique_name
 

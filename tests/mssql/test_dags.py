@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from include.replication.mssql_expressions import qualified_name, quote
-from include.replication.source_postgres import quote as pg_quote
+from include.replication.mssql.dialect import qualified_name, quote
+from include.replication.postgres.source import quote as pg_quote
 from include.stackoverflow.generate import ROW_GENERATORS, Plan, generate_rows
 from include.stackoverflow.schema import LOOKUP_ROWS, ROW_COUNTS, TABLES_BY_NAME
 from tests.integration.replication_helpers import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from include.replication.mssql_expressions import qualified_name
+from include.replication.mssql.dialect import qualified_name
 from tests.integration.replication_helpers import identity_state, key_and_identity
 from tests.mssql.mssql_helpers import copy_table, execute, query, source_table, unique_name
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from include.replication.source_mssql import SqlServerDialect
-from include.replication.type_mapping import map_table
+from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.types import map_table
 from include.stackoverflow.schema import ROW_COUNTS, TOTAL_ROWS
 from tests.mssql.mssql_helpers import MssqlServer, tsql_script_tables
 

@@ -27,9 +27,9 @@ import pytest
 
 from include.replication.load import TableReport
 from include.replication.models import SourceTable, TargetColumn
-from include.replication.mssql_expressions import qualified_name, quote
-from include.replication.source_postgres import quote as pg_quote
-from include.replication.type_mapping import SQLSERVER_TYPES, map_table
+from include.replication.mssql.dialect import qualified_name, quote
+from include.replication.mssql.types import SQLSERVER_TYPES, map_table
+from include.replication.postgres.source import quote as pg_quote
 from include.stackoverflow.database import connect
 from tests.mssql.mssql_helpers import (
     MssqlServer,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from include.replication.copy_format import (
+from include.replication.copy.text_format import (
     NulCharacterError,
     encode_fields,
     encode_row,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.replication.encoding import BadValueError, RowEncoder
+from include.replication.copy.encoder import BadValueError, RowEncoder
 
 
 def encoder(policy: str = "strip") -> RowEncoder:

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from include.replication.models import SourceColumn, SourceTable
+from include.replication.mssql.source import SqlServerDialect
 from include.replication.partitions import Partition, boundaries, cumulative_points, histogram_points, plan_table
-from include.replication.source_mssql import SqlServerDialect
 from tests.unit.mssql_fakes import FakeConnection
 
 

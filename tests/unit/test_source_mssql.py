@@ -15,13 +15,13 @@ from decimal import Decimal
 import pymssql
 import pytest
 
-from include.replication import source_mssql
-from include.replication.dialects import KeyRange
-from include.replication.encoding import BadValueError
+from include.replication.copy.encoder import BadValueError
+from include.replication.interfaces import KeyRange
 from include.replication.models import SourceColumn, SourceTable
-from include.replication.mssql_expressions import quote
-from include.replication.source_mssql import SqlServerDialect, connect_mssql, select_sql
-from include.replication.type_mapping import map_table
+from include.replication.mssql import source as source_mssql
+from include.replication.mssql.dialect import quote
+from include.replication.mssql.source import SqlServerDialect, connect_mssql, select_sql
+from include.replication.mssql.types import map_table
 from tests.unit.mssql_fakes import FakeConnection
 
 ID = SourceColumn("Id", "int", False, identity=True)
@@ -211,7 +211,7 @@ def test_connect_passes_app_name_timeout_and_tds_version_never_logging_the_passw
     """Stand-in for SQL Server: pymssql.connect gets the settings; extras it does not take are named and dropped."""
     calls = []
     monkeypatch.setattr(pymssql, "connect", lambda **kwargs: calls.append(kwargs) or "connection")
-    with caplog.at_level(logging.INFO, logger="include.replication.source_mssql"):
+    with caplog.at_level(logging.INFO, logger="include.replication.mssql.source"):
         conn = connect_mssql(host="mssql", port=1433, user="reader", password="s3cr3t!", database="StackOverflow2010",
                              tds_version="7.4", sqlalchemy_scheme="mssql+pymssql")  # fmt: skip
     assert conn == "connection"

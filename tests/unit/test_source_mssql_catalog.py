@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
-from include.replication.mssql_catalog import CATALOG_SQL, source_column
-from include.replication.source_mssql import SqlServerDialect
-from include.replication.type_mapping import map_table
+from include.replication.mssql.catalog import CATALOG_SQL, source_column
+from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.types import map_table
 from include.stackoverflow.schema import MAX, ROW_COUNTS, TABLES
 from tests.unit.mssql_fakes import FakeConnection
 

@@ -13,12 +13,12 @@ from decimal import Decimal
 import pytest
 import sqlglot
 
-from include.replication.dialects import BucketSum, KeyRange
+from include.replication.interfaces import BucketSum, KeyRange
 from include.replication.models import SourceColumn, SourceTable
-from include.replication.mssql_catalog import CATALOG_SQL
-from include.replication.mssql_checksums import canonical_text
-from include.replication.source_mssql import SqlServerDialect
-from include.replication.type_mapping import SQLSERVER_TYPES, map_table
+from include.replication.mssql.catalog import CATALOG_SQL
+from include.replication.mssql.checksums import canonical_text
+from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.types import SQLSERVER_TYPES, map_table
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
 
 _SHAPE = {"char": {"char_length": 10}, "nchar": {"char_length": 10}, "varchar": {"char_length": 50},

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from include.replication.streaming import MB, SpoolStreamer, StreamCancelled, spooled_file
+from include.replication.copy.spool import MB, SpoolStreamer, StreamCancelled, spooled_file
 
 
 def collect(chunks) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.replication.models import SourceColumn, SourceTable
-from include.replication.type_mapping import (
+from include.replication.mssql.types import (
     SQLSERVER_TYPES,
     UnsupportedTypeError,
     map_postgres_column,

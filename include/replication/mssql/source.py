@@ -16,14 +16,14 @@ from typing import Any
 
 import pymssql
 
-from include.replication import mssql_catalog
-from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
-from include.replication.encoding import BadValueError, RowEncoder
+from include.replication.copy.encoder import BadValueError, RowEncoder
+from include.replication.interfaces import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.models import SourceTable, TargetColumn
-from include.replication.mssql_checksums import bucket_checksums_sql, row_hashes_sql
-from include.replication.mssql_expressions import qualified_name, quote, range_filter, select_list, source_columns
+from include.replication.mssql import catalog as mssql_catalog
+from include.replication.mssql.checksums import bucket_checksums_sql, row_hashes_sql
+from include.replication.mssql.dialect import qualified_name, quote, range_filter, select_list, source_columns
 from include.replication.partitions import cumulative_points
-from include.replication.source_postgres import QUANTILE_POINTS
+from include.replication.postgres.source import QUANTILE_POINTS
 
 log = logging.getLogger(__name__)
 

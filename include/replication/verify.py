@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from include.replication.dialects import SourceDialect
+from include.replication.interfaces import SourceDialect
 from include.replication.models import SourceTable, TargetColumn
 
 T = TypeVar("T")

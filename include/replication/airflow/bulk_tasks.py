@@ -20,14 +20,14 @@ from airflow.sdk import ObjectStoragePath, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.replication import bulk
-from include.replication.connections import open_source, open_target
+from include.replication.airflow.connections import open_source, open_target
+from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, emit_asset, settings_of, table_of
+from include.replication.copy.spool import CHUNK_BYTES
 from include.replication.load import TableReport, peak_memory_mb
 from include.replication.models import TableStats
 from include.replication.partitions import Partition, plan_table
 from include.replication.settings import ReplicationSettings
-from include.replication.streaming import CHUNK_BYTES
-from include.replication.tasks import REPLICATED_TABLES, close_quietly, emit_asset, settings_of, table_of
-from include.replication.verification import VerificationFailed, integer_key
+from include.replication.verify import VerificationFailed, integer_key
 
 log = logging.getLogger(__name__)
 

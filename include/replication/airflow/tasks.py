@@ -15,14 +15,14 @@ from urllib.parse import quote as quote_url
 from airflow.sdk import Asset, AssetAlias, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.replication.connections import get_connection, open_source, open_target
+from include.replication.airflow.connections import get_connection, open_source, open_target
 from include.replication.levels import LEVEL_COUNT, STATIC_TABLES, assign_levels
 from include.replication.load import replicate_table
 from include.replication.models import SourceTable, TargetColumn
+from include.replication.mssql.types import UnsupportedTypeError, map_table
+from include.replication.postgres.source import quote
 from include.replication.settings import ReplicationSettings, SettingsError
-from include.replication.source_postgres import quote
-from include.replication.type_mapping import UnsupportedTypeError, map_table
-from include.replication.verification import TableVerification, VerificationFailed, verification_table
+from include.replication.verify import TableVerification, VerificationFailed, verification_table
 
 log = logging.getLogger(__name__)
 

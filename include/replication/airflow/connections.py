@@ -13,8 +13,8 @@ from typing import Any
 
 import pg8000.native
 
-from include.replication.dialects import SourceDialect
-from include.replication.source_postgres import PostgresDialect, prepare_session
+from include.replication.interfaces import SourceDialect
+from include.replication.postgres.source import PostgresDialect, prepare_session
 
 APPLICATION_NAME = "stackoverflow-replication"
 CONNECT_TIMEOUT_S = 30  # for establishing the TCP connection only
@@ -45,7 +45,7 @@ def source_dialect(conn_type: str, *, read_mode: str = "copy") -> SourceDialect:
     if conn_type in POSTGRES_TYPES:
         return PostgresDialect(read_mode)
     if conn_type in MSSQL_TYPES:
-        from include.replication.source_mssql import SqlServerDialect
+        from include.replication.mssql.source import SqlServerDialect
 
         return SqlServerDialect()
     raise ConnectionConfigError(f"source connections of type {conn_type!r} are not supported (use mssql or postgres)")
@@ -57,7 +57,7 @@ def open_source(conn_id: str, *, read_mode: str = "copy") -> tuple[SourceDialect
     dialect = source_dialect(conn.conn_type, read_mode=read_mode)
     if dialect.name == "postgres":
         return dialect, open_postgres(conn)
-    from include.replication.source_mssql import connect_mssql
+    from include.replication.mssql.source import connect_mssql
 
     return dialect, connect_mssql(
         host=conn.host,

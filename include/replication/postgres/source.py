@@ -16,13 +16,13 @@ from typing import Any
 
 from pg8000.native import Connection, identifier
 
-from include.replication.copy_out import copy_out
-from include.replication.dialects import BucketSum, KeyRange, ReadResult, Sink
-from include.replication.encoding import RowEncoder
+from include.replication.copy.encoder import RowEncoder
+from include.replication.interfaces import BucketSum, KeyRange, ReadResult, Sink
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable, TargetColumn
 from include.replication.partitions import histogram_points
+from include.replication.postgres.copy_out import copy_out
 
-_SQL = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql" / "postgres").glob("*.sql")}
+_SQL = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql").glob("*.sql")}
 
 FETCH_ROWS = 1_000  # rows per FETCH in ``rows`` mode: a few MB even for 30 KB posts held as Python str
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from include.replication.dialects import KeyRange
+from include.replication.interfaces import KeyRange
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
-from include.replication.type_mapping import sqlserver_source_expression
+from include.replication.mssql.types import sqlserver_source_expression
 
 # pymssql substitutes parameters client side and rewrites every "%(name)s" / "%(name)d" it finds,
 # even inside a bracketed identifier (_mssql.pyx, _substitute_params); such a name cannot be read.

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from include.replication.models import Index, TargetColumn
-from include.replication.source_postgres import qualified_name, quote
+from include.replication.postgres.source import qualified_name, quote
 
 PG_MAX_IDENTIFIER_BYTES = 63
 STAGING_SUFFIX = "__staging"

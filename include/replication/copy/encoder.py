@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from include.replication.copy_format import NulCharacterError, encode_row, encode_rows
+from include.replication.copy.text_format import NulCharacterError, encode_row, encode_rows
 
 NUL_POLICIES = ("strip", "fail")
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from include.replication.dialects import KeyRange
+from include.replication.interfaces import KeyRange
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql_expressions import qualified_name, quote, range_filter, read_expression, source_columns
+from include.replication.mssql.dialect import qualified_name, quote, range_filter, read_expression, source_columns
 
 UTF8_COLLATION = "Latin1_General_100_BIN2_UTF8"  # binary: REPLACE finds NCHAR(0), which Windows collations ignore
 

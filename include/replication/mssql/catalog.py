@@ -12,7 +12,7 @@ from typing import Any
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
 
-CATALOG_SQL: dict[str, str] = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql" / "mssql").glob("*.sql")}
+CATALOG_SQL: dict[str, str] = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql").glob("*.sql")}
 
 MAX = -1  # sys.columns.max_length of (max) types
 _LENGTH_IN_BYTES = ("char", "varchar", "binary", "varbinary")
