@@ -14,8 +14,8 @@ import sys
 import time
 
 from bench import databases
-from include.replication.mssql.types import map_table
-from include.replication.postgres.source import PostgresDialect, bucket_checksums_sql
+from include.replication.postgres.dialect import bucket_checksums_sql
+from include.replication.postgres.source import PostgresSource
 from include.replication.verify import bucket_width
 from include.stackoverflow.database import connect
 from localdev import postgres
@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = postgres.start(databases.SERVER_NAME)
     url, _ = databases.prepare_source(server, scale=args.scale, seed=args.seed, regenerate=False)
-    conn = connect(url)
-    dialect = PostgresDialect()
-    table = next(t for t in dialect.fetch_tables(conn, "public") if t.name == args.table)
-    columns = map_table(table, dialect="postgres")
-    low, high = dialect.key_bounds(conn, table, "Id")
+    source = PostgresSource(connect(url))
+    conn = source.conn
+    table = next(t for t in source.fetch_tables("public") if t.name == args.table)
+    columns = source.map_columns(table)
+    low, high = source.key_bounds(table, "Id")
     width = bucket_width(low, high, table.approx_rows)
     query, _ = bucket_checksums_sql(table, columns, key="Id", width=width)
     print("\n".join(row[0] for row in conn.run("EXPLAIN (ANALYZE, BUFFERS) " + query)))

@@ -29,9 +29,12 @@ from typing import Any
 from bench import databases, machine
 from include.replication import load
 from include.replication.copy import spool as streaming
-from include.replication.load import LoadSettings, replicate_table
-from include.replication.mssql.types import map_table
-from include.replication.postgres.source import PostgresDialect
+from include.replication.load import replicate_table
+from include.replication.plan import TableJob
+from include.replication.postgres.source import PostgresSource
+from include.replication.postgres.target import PostgresTarget
+from include.replication.report import peak_memory_mb
+from include.replication.settings import ReplicationSettings, VerifyMode
 from include.stackoverflow.database import connect
 from localdev import postgres
 
@@ -66,7 +69,7 @@ class PhaseClock:
             self.phases.append(row)
 
 
-def instrument(clock: PhaseClock) -> None:
+def instrument(clock: PhaseClock, target: PostgresTarget) -> None:
     """Time the phases inside replicate_table by wrapping the functions it calls in order."""
 
     def timed(name: str, function):
@@ -76,9 +79,9 @@ def instrument(clock: PhaseClock) -> None:
 
         return wrapper
 
-    load._copy = timed("copy", load._copy)
-    load.add_primary_key = timed("primary key", load.add_primary_key)
-    load._verify = timed("verification (both sides at once)", load._verify)
+    load.copy_rows = timed("copy", load.copy_rows)
+    target.add_primary_key = timed("primary key", target.add_primary_key)
+    load.prove = timed("verification (both sides at once)", load.prove)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,20 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     admin.run(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
     admin.close()
     target_url = postgres.create_database(server, SCRATCH_DATABASE)
-    source, target = connect(source_url), connect(target_url)
-    dialect = PostgresDialect()
-    table = next(t for t in dialect.fetch_tables(source, "public") if t.name == args.table)
-    columns = map_table(table, dialect="postgres")
+    source, target = PostgresSource(connect(source_url)), PostgresTarget(connect(target_url))
+    table = next(t for t in source.fetch_tables("public") if t.name == args.table)
+    settings = ReplicationSettings(verify=VerifyMode(args.verify), buffer_mb=args.buffer_mb)
+    job = TableJob(table, source.map_columns(table), settings)
     pids = {
         "python": os.getpid(),
-        "source_backend": source.run("SELECT pg_backend_pid()")[0][0],
-        "target_backend": target.run("SELECT pg_backend_pid()")[0][0],
+        "source_backend": source.conn.run("SELECT pg_backend_pid()")[0][0],
+        "target_backend": target.conn.run("SELECT pg_backend_pid()")[0][0],
     }
     if args.default_malloc:
         streaming.fix_mmap_threshold = lambda: False
-    rss_before = load.peak_memory_mb()
+    rss_before = peak_memory_mb()
     clock = PhaseClock(pids)
-    instrument(clock)
+    instrument(clock, target)
     spy = None
     if args.py_spy:
         if not shutil.which("py-spy"):
@@ -123,14 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         time.sleep(1)
     with clock.phase("total"):
-        report = replicate_table(
-            source=dialect,
-            source_conn=source,
-            target_conn=target,
-            table=table,
-            columns=columns,
-            settings=LoadSettings(verify=args.verify, buffer_mb=args.buffer_mb),
-        )
+        report = replicate_table(job, source=source, target=target)
     total = clock.phases[-1]
     measured = clock.phases[:-1]
     rest = {"phase": "staging table, swap, identity, ANALYZE"}
@@ -141,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if spy:
         spy.send_signal(2)
         spy.wait(60)
-    rss_peak = load.peak_memory_mb()
+    rss_peak = peak_memory_mb()
     print(
         f"peak RSS of this process: {rss_before:.0f} MB before the copy, {rss_peak:.0f} MB after "
         f"(buffer_mb {args.buffer_mb}; spilled {report.stats.spilled_bytes / 2**20:.0f} MB)"

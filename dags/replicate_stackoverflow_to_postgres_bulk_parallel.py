@@ -34,9 +34,9 @@ from include.replication.airflow.tasks import discover_tables, summarize
 
 
 @task_group
-def copy_partition(partition: dict, plan: dict) -> None:
+def copy_partition(partition: dict, plan: dict):
     """One partition: extract to a staged file, then load it (mapped per partition: k+1 extracts while k loads)."""
-    load_partition(extract_partition(partition, plan), plan)
+    return load_partition(extract_partition(partition, plan), plan)
 
 
 @dag(
@@ -54,9 +54,9 @@ def replicate_stackoverflow_to_postgres_bulk_parallel():
     plan = discover_tables()
     staging = prepare_staging_tables(plan)
     partitions = plan_partitions(plan)
-    copied = copy_partition.partial(plan=plan).expand(partition=partitions)
+    loaded = copy_partition.partial(plan=plan).expand(partition=partitions)
     finished = finish_table.partial(plan=plan).expand(table_name=list_tables(plan))
-    chain(plan, [staging, partitions], copied, finished, summarize(plan))
+    chain(plan, [staging, partitions], loaded, finished, summarize(tables=finished, partitions=loaded))
 
 
 replicate_stackoverflow_to_postgres_bulk_parallel()

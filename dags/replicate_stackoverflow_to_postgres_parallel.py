@@ -20,20 +20,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import chain, dag, task_group
+from airflow.sdk import TaskGroup, chain, dag
 
 from include.replication.airflow.params import replication_params, task_defaults
 from include.replication.airflow.tasks import discover_tables, list_other_tables, replicate, summarize
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
-
-
-@task_group
-def replicate_level(level: int, plan: dict) -> None:
-    """One dependency level: a task per known table, plus a mapped task for discovered extras."""
-    for table in STATIC_TABLES[level]:
-        replicate.override(task_id=f"replicate_{table}")(table_name=table, plan=plan)
-    others = list_other_tables(plan, level)
-    replicate.override(task_id="replicate_other_tables").partial(plan=plan).expand(table_name=others)
 
 
 @dag(
@@ -49,8 +40,18 @@ def replicate_level(level: int, plan: dict) -> None:
 )
 def replicate_stackoverflow_to_postgres_parallel():
     plan = discover_tables()
-    groups = [replicate_level.override(group_id=name)(level, plan) for level, name in enumerate(LEVEL_NAMES)]
-    chain(plan, *groups, summarize(plan))
+    levels, reports = [], []
+    for level, name in enumerate(LEVEL_NAMES):
+        # One dependency level: a task per known table, plus a mapped task for discovered extras.
+        with TaskGroup(group_id=name, tooltip=f"Level {level}: {', '.join(STATIC_TABLES[level])}") as group:
+            for table in STATIC_TABLES[level]:
+                reports.append(replicate.override(task_id=f"replicate_{table}")(table_name=table, plan=plan))
+            others = list_other_tables(plan, level)
+            reports.append(
+                replicate.override(task_id="replicate_other_tables").partial(plan=plan).expand(table_name=others)
+            )
+        levels.append(group)
+    chain(plan, *levels, summarize(tables=reports))
 
 
 replicate_stackoverflow_to_postgres_parallel()

@@ -18,9 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from include.replication.mssql.types import map_table
-from include.replication.postgres.source import PostgresDialect, prepare_session
-from include.replication.verify import verification_table, verify_table
+from include.replication.models import TableName
+from include.replication.postgres.source import PostgresSource
+from include.replication.postgres.target import PostgresTarget
+from include.replication.report import verification_table
+from include.replication.settings import NulPolicy, VerifyMode
+from include.replication.verify import verify_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import postgres
@@ -65,21 +68,16 @@ def run_dags_test(dag_id: str, env: dict[str, str], log_file: Path, conf: dict) 
 
 def verify_copy(source_url: str, target_url: str) -> list:
     """Verify every source table against the target with checksums, independently of the DAG."""
-    source, target = connect(source_url), connect(target_url)
+    source, target = PostgresSource(connect(source_url)), PostgresTarget(connect(target_url))
     try:
-        prepare_session(source)
-        prepare_session(target)
-        dialect = PostgresDialect()
-        results = []
-        for table in dialect.fetch_tables(source, "public"):
-            results.append(
-                verify_table(
-                    mode="checksums", source=dialect, source_conn=source, source_table=table,
-                    target=dialect, target_conn=target, target_table=table,
-                    columns=map_table(table, dialect="postgres"), nul_policy="strip",
-                )
-            )  # fmt: skip
-        return results
+        return [
+            verify_table(
+                mode=VerifyMode.CHECKSUMS, source=source, source_table=table,
+                target=target, target_table=TableName("public", table.name),
+                columns=source.map_columns(table), nul_policy=NulPolicy.STRIP,
+            )
+            for table in source.fetch_tables("public")
+        ]  # fmt: skip
     finally:
         source.close()
         target.close()

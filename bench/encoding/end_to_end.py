@@ -3,7 +3,7 @@
 Each load is what a replace-mode table load does (``load._copy``): in one transaction, create the
 table, ``COPY ... WITH (FREEZE)``, then, here, roll back so every repeat starts alike. Only the
 COPY statement is timed; rows are encoded while they stream, in batches of ``BATCH_ROWS`` as
-``source_mssql`` fetches them, in one thread (the DAG's reader/writer threads are left out: they
+``mssql.source`` fetches them, in one thread (the DAG's reader/writer threads are left out: they
 are the same for every variant). The first repeat of each variant reads the table back and
 compares it with the input, value for value.
 """

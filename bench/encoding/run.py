@@ -4,7 +4,7 @@
 
 1. Formatting only, no server: our ``RowEncoder`` (and, for before/after, the one at git revision
    ``--baseline``), the csv module, psycopg 3's C text formatter; batches of 1,000 rows as
-   ``source_mssql`` fetches them; output bytes as the COPY stream would carry them.
+   ``mssql.source`` fetches them; output bytes as the COPY stream would carry them.
 2. End to end (unless ``--no-server``): each encoder's bytes through pg8000 and through psycopg, and
    psycopg's own ``Copy.write_row`` (text and binary), into the throwaway PostgreSQL ``encbench``,
    which is started for the run and stopped at the end. See ``end_to_end``.
@@ -63,7 +63,7 @@ def load_baseline(rev: str) -> type | None:
         module = types.ModuleType(f"_baseline_{name}")
         sys.modules[module.__name__] = module  # dataclasses and the like look modules up by name
         source = source.replace("from include.replication.copy_format import", "from _baseline_copy_format import")
-        exec(compile(source, f"{rev}:{name}.py", "exec"), module.__dict__)  # noqa: S102 - our own file from git
+        exec(compile(source, f"{rev}:{name}.py", "exec"), module.__dict__)  # our own file from git
         modules[name] = module
     return modules["encoding"].RowEncoder
 

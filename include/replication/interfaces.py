@@ -1,51 +1,24 @@
-"""The small interface every source engine implements, and how one is chosen.
+"""The two small interfaces the engine is written against: a source and a target, each bound to its connection.
 
-Two engines: SQL Server via pymssql (``source_mssql``) and PostgreSQL via pg8000
-(``source_postgres``, which also verifies the PostgreSQL target). Each module holds its catalog
-SQL in ``sql/<engine>/*.sql`` and quotes every identifier through its one ``quote`` function.
-
-Verification contract (see ``verification.py``): for each row, both sides compute the same
-canonical text from the *target* column types, hash it with MD5 over UTF-8, and sum the first
-7 bytes of the hash (a non-negative 56-bit integer) per key bucket ``floor(key / width)``. Equal
-(count, sum) per bucket on both sides means equal content; a differing bucket is drilled into
-row by row with ``row_hashes``.
-
-Canonical text of a row: for each column in order, ``N;`` for NULL, else
-``V<octets>:<text>;`` where ``<octets>`` is the UTF-8 byte length of ``<text>`` and ``<text>`` is:
-
-- integers: decimal digits with optional ``-``; boolean/bit: ``t`` or ``f``
-- numeric(p,s) and money: plain decimal with exactly ``s`` fraction digits (no exponent)
-- real / double precision: the IEEE 754 bits of the value widened to double, as 16 lowercase hex
-  digits, big-endian (PostgreSQL ``encode(float8send(x::float8), 'hex')``, T-SQL
-  ``CONVERT(binary(8), CONVERT(float, x))``). Widening real to double is exact and COPY carries
-  floats in shortest round-trip form, so equal bits are the only honest test; decimal text is not
-  portable between engines (15-digit rounding differs in the last digit for some values)
-- date ``YYYY-MM-DD``; time ``HH:MM:SS.ffffff``; timestamp ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six
-  fraction digits); timestamptz: the UTC instant in that form followed by ``+00``
-- text types: the text itself (trailing spaces kept, except ``char(n)`` padding, which PostgreSQL's
-  ``::text`` drops; NUL characters removed when the NUL policy is
-  ``strip``, so the checksum compares what was promised)
-- bytea: lowercase hex without prefix; uuid: lowercase ``8-4-4-4-12``; xml/json: their text
+Sources: ``mssql.source.SqlServerSource`` (pymssql) and ``postgres.source.PostgresSource``
+(pg8000). Target: ``postgres.target.PostgresTarget``. ``load.py`` and ``verify.py`` see only
+these protocols; ``airflow/connections.py`` is the one place that picks an implementation for a
+connection. Both sides are ``Checksummable`` (``verify.py``): verification asks each of them the
+same questions, in its own SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from include.replication.models import SourceTable, TargetColumn
+from include.replication.models import Index, KeyRange, SourceTable, TableName, TargetColumn
+from include.replication.settings import NulPolicy
+from include.replication.verify import Checksummable
 
 Sink = Callable[[bytes], None]
-
-
-@dataclass(frozen=True)
-class KeyRange:
-    """Rows whose (single, integer) key is in ``[low, high)``; ``None`` leaves that side open."""
-
-    column: str
-    low: int | None = None
-    high: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,74 +29,80 @@ class ReadResult:
     nul_stripped: dict[str, int]
 
 
-@dataclass(frozen=True)
-class BucketSum:
-    """Per key bucket: row count and the sum of 56-bit row hashes."""
+class Source(Checksummable, Protocol):
+    """A source database: its catalog, its types' mapping, and its rows as COPY text."""
 
-    rows: int
-    hash_sum: int
-
-
-class SourceDialect(Protocol):
-    """What the replication engine needs from a source engine."""
-
-    name: str  # "mssql" | "postgres"
+    engine: str  # "mssql" | "postgres": the Airflow connection type
     default_schema: str  # "dbo" | "public"
 
-    def quote(self, name: str) -> str:
-        """Quote one identifier for this engine."""
-
-    def fetch_tables(self, conn: Any, schema: str) -> list[SourceTable]:
+    def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema`` with columns, primary key, foreign keys, indexes."""
 
-    def count_rows(self, conn: Any, table: SourceTable, key_range: KeyRange | None = None) -> int:
-        """``count(*)`` of the table, or of a key range."""
+    def map_columns(self, table: SourceTable) -> tuple[TargetColumn, ...]:
+        """The target column of every source column; an unknown type raises ``UnsupportedTypeError``."""
 
     def stream_rows(
         self,
-        conn: Any,
         table: SourceTable,
         columns: Sequence[TargetColumn],
         sink: Sink,
         *,
-        nul_policy: str,
+        nul_policy: NulPolicy,
         key_range: KeyRange | None = None,
     ) -> ReadResult:
         """Write the table's rows (or a key range) to ``sink`` as COPY text-format lines."""
 
-    def bucket_checksums(
-        self,
-        conn: Any,
-        table: SourceTable,
-        columns: Sequence[TargetColumn],
-        *,
-        key: str | None,
-        width: int,
-        nul_policy: str,
-        key_range: KeyRange | None = None,
-    ) -> dict[int, BucketSum]:
-        """Per bucket ``floor(key / width)``: rows and hash sum (see the verification contract).
-
-        ``floor`` in integer arithmetic on every engine: ``key / width`` for ``key >= 0``, else
-        ``-((-key - 1) / width) - 1``. With ``key=None`` (no single integer key) the whole table
-        is bucket 0.
-        """
-
-    def row_hashes(
-        self,
-        conn: Any,
-        table: SourceTable,
-        columns: Sequence[TargetColumn],
-        *,
-        key: str,
-        low: int,
-        high: int,
-        nul_policy: str,
-    ) -> dict[Any, str]:
-        """``{key value: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
-
-    def key_distribution(self, conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+    def key_distribution(self, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
         """(row estimate, [(key value, cumulative rows)]) for the partition planner, from statistics."""
 
-    def key_bounds(self, conn: Any, table: SourceTable, key: str) -> tuple[int | None, int | None]:
-        """``(min(key), max(key))``, both None for an empty table."""
+    def close(self) -> None:
+        """Close the connection."""
+
+
+class Target(Checksummable, Protocol):
+    """A target database: the steps of a staged, verified, atomic table load (``load.py`` orders them).
+
+    Every step runs inside ``transaction()`` unless it says otherwise; a failure anywhere rolls
+    the whole load back and leaves the live table as it was.
+    """
+
+    engine: str
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction: commit on success, roll back (or drop the connection) on any failure."""
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create ``schema`` if it is missing (outside any load's transaction)."""
+
+    def exists(self, table: TableName) -> bool:
+        """Whether ``table`` exists."""
+
+    def staging_table(self, table: TableName) -> TableName:
+        """The name of ``table``'s staging table (within the engine's identifier limits)."""
+
+    def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
+        """Create ``table`` (dropping an existing one first when ``replace``), identity columns included."""
+
+    def add_primary_key(self, table: TableName, key: Sequence[str], *, named_for: TableName) -> None:
+        """The primary key on ``table``, named as ``named_for``'s will be once swapped in."""
+
+    def create_indexes(self, table: TableName, indexes: Sequence[Index]) -> None:
+        """Secondary indexes on a staging table (renamed by ``swap``)."""
+
+    def copy_in(
+        self, table: TableName, columns: Sequence[TargetColumn], chunks: Iterable[bytes], *, fresh: bool
+    ) -> int:
+        """Load COPY text ``chunks`` into ``table``; ``fresh``: created in this transaction. Returns rows loaded."""
+
+    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+        """Delete a key range's rows (every row when ``key_range`` is None): a retried partition starts clean."""
+
+    def swap(self, staging: TableName, table: TableName, *, columns: Sequence[TargetColumn], indexes: Sequence[Index],
+             has_key: bool) -> None:  # fmt: skip
+        """Replace ``table`` by ``staging``: names of key, indexes and identity follow; identity moved past max."""
+
+    def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
+        """Move the identity column's next value past ``max(column)`` (1 when no value is positive)."""
+
+    def close(self) -> None:
+        """Close the connection."""

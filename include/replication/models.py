@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
+
+# Integer type names as both source engines' catalogs spell them (SQL Server, PostgreSQL format_type)
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "int", "integer", "bigint"})
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class SourceColumn:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """A foreign key as the source declares it (read for load order; not created on the target)."""
+
     name: str
     columns: tuple[str, ...]
     referenced_schema: str
@@ -43,7 +49,31 @@ class Index:
 
 
 @dataclass(frozen=True)
+class TableName:
+    """A table on either side: schema and name, unquoted (the engine's dialect quotes them)."""
+
+    schema: str
+    name: str
+
+    @property
+    def qualified(self) -> str:
+        """``schema.name`` for messages (not for SQL: use the dialect's quoting)."""
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Rows whose (single, integer) key is in ``[low, high)``; ``None`` leaves that side open."""
+
+    column: str
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
 class SourceTable:
+    """One source table as its catalog describes it: what the copy reads and the target recreates."""
+
     schema: str
     name: str
     columns: tuple[SourceColumn, ...]
@@ -56,6 +86,22 @@ class SourceTable:
     def qualified(self) -> str:
         """``schema.name`` for messages (not for SQL: use the dialect's quoting)."""
         return f"{self.schema}.{self.name}"
+
+    @property
+    def integer_key(self) -> str | None:
+        """The single integer primary-key column, if the table has one: what key ranges are cut on."""
+        if len(self.primary_key) != 1:
+            return None
+        column = next((c for c in self.columns if c.name == self.primary_key[0]), None)
+        return column.name if column is not None and column.data_type in INTEGER_TYPES else None
+
+    def columns_for(self, targets: Sequence[TargetColumn]) -> list[SourceColumn]:
+        """The source columns behind ``targets`` (same names), in their order."""
+        by_name = {c.name: c for c in self.columns}
+        missing = [c.name for c in targets if c.name not in by_name]
+        if missing:
+            raise ValueError(f"{self.qualified}: no source column named {', '.join(missing)}")
+        return [by_name[c.name] for c in targets]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,27 +132,14 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class TargetColumn:
-    """A target PostgreSQL column: its type text as written in DDL, nullability and identity."""
+    """A target column: its type as written in the target's DDL, nullability and identity."""
 
     name: str
-    pg_type: str
+    data_type: str
     nullable: bool
     identity: bool = False
 
 
-@dataclass(frozen=True)
-class TableStats:
-    """What one table (or partition) load did: the run summary's row."""
-
-    table: str
-    rows: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    peak_memory_mb: float = 0.0
-    spilled_bytes: int = 0
-    nul_stripped: dict[str, int] = field(default_factory=dict)
-    partition: str | None = None
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
+def identity_column(columns: Sequence[TargetColumn]) -> str | None:
+    """The identity column's name, if the table has one."""
+    return next((c.name for c in columns if c.identity), None)

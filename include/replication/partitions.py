@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from include.replication.interfaces import KeyRange
+from include.replication.models import KeyRange
 
 
 @dataclass(frozen=True)

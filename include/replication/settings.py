@@ -1,19 +1,50 @@
-"""The DAG Params, validated once into one frozen settings object that flows into every task."""
+"""The DAG Params, validated once into one frozen settings object that flows into every task.
+
+Choices are enums: a value is checked here, where it arrives, and nowhere else. The object
+travels between tasks as a plain dict (``to_dict``) and comes back through ``from_params``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
-
-from include.replication.copy.encoder import NUL_POLICIES
-from include.replication.load import LOAD_MODES, LoadSettings
-from include.replication.verify import VERIFY_MODES
 
 DEFAULT_SOURCE_CONN_ID = "stackoverflow_source"
 DEFAULT_TARGET_CONN_ID = "stackoverflow_postgres_target"
 DEFAULT_BUFFER_MB = 256
 DEFAULT_PARTITION_ROWS = 500_000
+MB = 1 << 20
+
+
+class NulPolicy(StrEnum):
+    """What happens to U+0000 in source text, which PostgreSQL text cannot store."""
+
+    STRIP = "strip"  # removed, counted per column and reported
+    FAIL = "fail"  # the copy fails naming table, column and row key
+
+
+class VerifyMode(StrEnum):
+    """How a copy is proven against its source."""
+
+    CHECKSUMS = "checksums"  # per-row hashes compared by key range
+    COUNTS = "counts"
+    OFF = "off"
+
+
+class LoadMode(StrEnum):
+    """How rows reach the target table."""
+
+    REPLACE = "replace"  # a staging table, swapped in
+    APPEND = "append"  # added to the existing table
+
+
+class ReadMode(StrEnum):
+    """How a PostgreSQL source is read (SQL Server sources always fetch rows)."""
+
+    COPY = "copy"  # COPY (SELECT ...) TO STDOUT: the server writes the COPY text
+    ROWS = "rows"  # fetched rows through the shared encoder: the SQL Server path's
 
 
 class SettingsError(ValueError):
@@ -31,58 +62,68 @@ class ReplicationSettings:
     tables: tuple[str, ...] = ()  # empty: every table discovered in the source schema
     exclude_tables: tuple[str, ...] = ()
     buffer_mb: int = DEFAULT_BUFFER_MB
-    nul_policy: str = "strip"
-    verify: str = "checksums"
-    load_mode: str = "replace"
-    source_read_mode: str = "copy"  # PostgreSQL sources only: 'copy' or 'rows' (the SQL Server path's encoder)
+    nul_policy: NulPolicy = NulPolicy.STRIP
+    verify: VerifyMode = VerifyMode.CHECKSUMS
+    load_mode: LoadMode = LoadMode.REPLACE
+    source_read_mode: ReadMode = ReadMode.COPY
     partition_rows: int = DEFAULT_PARTITION_ROWS
     staging_url: str = ""  # bulk DAG: where partitions are staged; empty: a folder under AIRFLOW_HOME
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ReplicationSettings:
         """Validate the Params; every error names the Param and the allowed values."""
-        known = set(cls.__dataclass_fields__)  # other keys (Params of one DAG only) are ignored
+        known = {f.name for f in fields(cls)}  # other keys (Params of one DAG only) are ignored
         values = {k: v for k, v in params.items() if k in known}
-        settings = cls(
-            **{
-                **values,
-                "tables": _names(values.get("tables"), "tables"),
-                "exclude_tables": _names(values.get("exclude_tables"), "exclude_tables"),
-                "source_schema": values.get("source_schema") or None,
-            }
+        values.update(
+            tables=_names(values.get("tables"), "tables"),
+            exclude_tables=_names(values.get("exclude_tables"), "exclude_tables"),
+            source_schema=values.get("source_schema") or None,
         )
+        for name, kind in _CHOICES.items():
+            if name in values:
+                values[name] = _choice(name, values[name], kind)
+        settings = cls(**values)
         settings._validate()
         return settings
 
     def _validate(self) -> None:
-        _choice("nul_policy", self.nul_policy, NUL_POLICIES)
-        _choice("verify", self.verify, VERIFY_MODES)
-        _choice("load_mode", self.load_mode, LOAD_MODES)
-        _choice("source_read_mode", self.source_read_mode, ("copy", "rows"))
-        if not isinstance(self.buffer_mb, int) or self.buffer_mb < 1:
-            raise SettingsError(f"buffer_mb must be a positive integer (MB), got {self.buffer_mb!r}")
-        if not isinstance(self.partition_rows, int) or self.partition_rows < 1:
-            raise SettingsError(f"partition_rows must be a positive integer, got {self.partition_rows!r}")
+        for name in ("buffer_mb", "partition_rows"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SettingsError(f"{name} must be a positive integer, got {value!r}")
         for name in ("source_conn_id", "target_conn_id", "target_schema"):
             if not getattr(self, name):
                 raise SettingsError(f"{name} must not be empty")
 
-    def load_settings(self) -> LoadSettings:
-        return LoadSettings(
-            target_schema=self.target_schema,
-            buffer_mb=self.buffer_mb,
-            nul_policy=self.nul_policy,
-            verify=self.verify,
-            load_mode=self.load_mode,
-        )
+    @property
+    def buffer_bytes(self) -> int:
+        return self.buffer_mb * MB
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values (enums as their strings, tuples as lists) for XCom."""
+        return {k: _plain(v) for k, v in asdict(self).items()}
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+_CHOICES: dict[str, type[StrEnum]] = {
+    "nul_policy": NulPolicy,
+    "verify": VerifyMode,
+    "load_mode": LoadMode,
+    "source_read_mode": ReadMode,
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _choice(name: str, value: Any, kind: type[StrEnum]) -> StrEnum:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise SettingsError(f"{name} must be one of {allowed}; got {value!r}") from None
 
 
 def _names(value: Any, param: str) -> tuple[str, ...]:

@@ -1,9 +1,29 @@
 """Prove a copy: row counts and per-key-range checksums computed independently on both sides.
 
-``checksums`` compares, per bucket of the integer key, the row count and the sum of 56-bit row
-hashes (contract in ``dialects.py``); differing buckets are then compared row by row, so the
-report names the keys that are missing, extra or different. Tables without a single integer
-key are compared as one bucket.
+The checksum contract, which every engine's SQL implements (``postgres/dialect.py`` on
+PostgreSQL, ``mssql/checksums.py`` in T-SQL): for each row, both sides compute the same canonical
+text from the *target* column types, hash it with MD5 over UTF-8, and sum the first 7 bytes of
+the hash (a non-negative 56-bit integer) per key bucket ``floor(key / width)``. Equal
+(count, sum) per bucket on both sides means equal content; a differing bucket is compared row
+by row (``row_hashes``), so the report names the keys that are missing, extra or different.
+Tables without a single integer key are compared as one bucket.
+
+Canonical text of a row: for each column in order, ``N;`` for NULL, else
+``V<octets>:<text>;`` where ``<octets>`` is the UTF-8 byte length of ``<text>`` and ``<text>`` is:
+
+- integers: decimal digits with optional ``-``; boolean/bit: ``t`` or ``f``
+- numeric(p,s) and money: plain decimal with exactly ``s`` fraction digits (no exponent)
+- real / double precision: the IEEE 754 bits of the value widened to double, as 16 lowercase hex
+  digits, big-endian (PostgreSQL ``encode(float8send(x::float8), 'hex')``, T-SQL
+  ``CONVERT(binary(8), CONVERT(float, x))``). Widening real to double is exact and COPY carries
+  floats in shortest round-trip form, so equal bits are the only honest test; decimal text is not
+  portable between engines (15-digit rounding differs in the last digit for some values)
+- date ``YYYY-MM-DD``; time ``HH:MM:SS.ffffff``; timestamp ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six
+  fraction digits); timestamptz: the UTC instant in that form followed by ``+00``
+- text types: the text itself (trailing spaces kept, except ``char(n)`` padding, which PostgreSQL's
+  ``::text`` drops; NUL characters removed when the NUL policy is
+  ``strip``, so the checksum compares what was promised)
+- bytea: lowercase hex without prefix; uuid: lowercase ``8-4-4-4-12``; xml/json: their text
 """
 
 from __future__ import annotations
@@ -11,21 +31,65 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from include.replication.interfaces import SourceDialect
-from include.replication.models import SourceTable, TargetColumn
+from include.replication.models import KeyRange, SourceTable, TableName, TargetColumn
+from include.replication.settings import NulPolicy, VerifyMode
 
 T = TypeVar("T")
-VERIFY_MODES = ("counts", "checksums", "off")
 ROWS_PER_BUCKET = 50_000  # small enough to drill into, large enough to keep the GROUP BY cheap
 MAX_BUCKETS_DRILLED = 5
 MAX_ROWS_REPORTED = 20
-INTEGER_TYPES = ("smallint", "integer", "bigint")  # target (PostgreSQL) type names
 
 
 class VerificationFailed(Exception):
     """Source and target differ; the message is the table of differences. Not worth retrying."""
+
+
+@dataclass(frozen=True)
+class BucketSum:
+    """Per key bucket: row count and the sum of 56-bit row hashes."""
+
+    rows: int
+    hash_sum: int
+
+
+class Checksummable(Protocol):
+    """One side of a comparison, bound to its connection: what the contract above needs from it.
+
+    ``table`` is a ``SourceTable`` on a source (whose column types the canonical text may need)
+    and a ``TableName`` on a target.
+    """
+
+    def count_rows(self, table: Any, key_range: KeyRange | None = None) -> int:
+        """``count(*)`` of the table, or of a key range."""
+
+    def key_bounds(self, table: Any, key: str) -> tuple[int | None, int | None]:
+        """``(min(key), max(key))``, both None for an empty table."""
+
+    def bucket_checksums(
+        self,
+        table: Any,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str | None,
+        width: int,
+        nul_policy: NulPolicy,
+        key_range: KeyRange | None = None,
+    ) -> dict[int, BucketSum]:
+        """Per bucket ``floor(key / width)``: rows and hash sum; with ``key=None`` the whole table is bucket 0."""
+
+    def row_hashes(
+        self,
+        table: Any,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str,
+        low: int,
+        high: int,
+        nul_policy: NulPolicy,
+    ) -> dict[Any, str]:
+        """``{key value: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
 
 
 @dataclass(frozen=True)
@@ -58,14 +122,20 @@ class TableVerification:
                 lines.append(f"  {key}: {what}")
         return "\n".join(lines)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableVerification:
+        return cls(
+            **{
+                **data,
+                "differing_buckets": tuple(tuple(b) for b in data["differing_buckets"]),
+                "differing_rows": tuple(tuple(r) for r in data["differing_rows"]),
+            }
+        )
 
-def integer_key(table: SourceTable, columns: Sequence[TargetColumn]) -> str | None:
-    """The table's single integer primary-key column, if it has one."""
-    if len(table.primary_key) != 1:
-        return None
-    key = table.primary_key[0]
-    column = next((c for c in columns if c.name == key), None)
-    return key if column is not None and column.pg_type.split("(")[0] in INTEGER_TYPES else None
+
+def not_verified(table: SourceTable) -> TableVerification:
+    """The result recorded for ``verify=off``."""
+    return TableVerification(table.qualified, VerifyMode.OFF.value, -1, -1)
 
 
 def bucket_width(low: int | None, high: int | None, rows: int) -> int:
@@ -77,55 +147,55 @@ def bucket_width(low: int | None, high: int | None, rows: int) -> int:
 
 def verify_table(
     *,
-    mode: str,
-    source: SourceDialect,
-    source_conn: Any,
+    mode: VerifyMode,
+    source: Checksummable,
     source_table: SourceTable,
-    target: SourceDialect,
-    target_conn: Any,
-    target_table: SourceTable,
+    target: Checksummable,
+    target_table: TableName,
     columns: Sequence[TargetColumn],
-    nul_policy: str,
+    nul_policy: NulPolicy,
     copied_rows: int | None = None,
 ) -> TableVerification:
     """Compare ``source_table`` with ``target_table``; ``copied_rows`` replaces the target count in append mode."""
-    if mode not in VERIFY_MODES:
-        raise ValueError(f"verify must be one of {VERIFY_MODES}, got {mode!r}")
     name = source_table.qualified
-    if mode != "checksums" or copied_rows is not None:
+    if mode == VerifyMode.OFF:
+        return not_verified(source_table)
+    if mode != VerifyMode.CHECKSUMS or copied_rows is not None:
         source_rows, target_rows = _on_both_sides(
-            lambda: source.count_rows(source_conn, source_table),
-            lambda: copied_rows if copied_rows is not None else target.count_rows(target_conn, target_table),
+            lambda: source.count_rows(source_table),
+            lambda: copied_rows if copied_rows is not None else target.count_rows(target_table),
         )
-        return TableVerification(name, mode, source_rows, target_rows)
+        return TableVerification(name, mode.value, source_rows, target_rows)
     # The bucket sums carry each side's row count, so no count(*) scan: the width only needs an
     # estimate. Checksums run even when the counts differ: the buckets say where the rows went.
-    key = integer_key(source_table, columns)
-    low, high = source.key_bounds(source_conn, source_table, key) if key else (None, None)
+    key = source_table.integer_key
+    low, high = source.key_bounds(source_table, key) if key else (None, None)
     estimate = source_table.approx_rows if source_table.approx_rows > 0 else None
     if key and estimate is None:
-        estimate = source.count_rows(source_conn, source_table)
+        estimate = source.count_rows(source_table)
     width = bucket_width(low, high, estimate or 0)
     kwargs = {"key": key, "width": width, "nul_policy": nul_policy}
     source_sums, target_sums = _on_both_sides(
-        lambda: source.bucket_checksums(source_conn, source_table, columns, **kwargs),
-        lambda: target.bucket_checksums(target_conn, target_table, columns, **kwargs),
+        lambda: source.bucket_checksums(source_table, columns, **kwargs),
+        lambda: target.bucket_checksums(target_table, columns, **kwargs),
     )
-    source_rows = sum(b.rows for b in source_sums.values())
-    target_rows = sum(b.rows for b in target_sums.values())
     differing = sorted(b for b in source_sums.keys() | target_sums.keys() if source_sums.get(b) != target_sums.get(b))
-    rows = []
+    rows: list[tuple[str, str]] = []
     if key:
         for bucket in differing[:MAX_BUCKETS_DRILLED]:
+            range_args = {"key": key, "low": bucket * width, "high": (bucket + 1) * width, "nul_policy": nul_policy}
             rows.extend(
-                _differing_rows(source, source_conn, source_table, target, target_conn, target_table, columns,
-                                key=key, low=bucket * width, high=(bucket + 1) * width, nul_policy=nul_policy)
-            )  # fmt: skip
+                _differing_rows(
+                    key,
+                    source.row_hashes(source_table, columns, **range_args),
+                    target.row_hashes(target_table, columns, **range_args),
+                )
+            )
     return TableVerification(
         table=name,
-        mode=mode,
-        source_rows=source_rows,
-        target_rows=target_rows,
+        mode=mode.value,
+        source_rows=sum(b.rows for b in source_sums.values()),
+        target_rows=sum(b.rows for b in target_sums.values()),
         checksum_match=not differing,
         buckets=len(source_sums.keys() | target_sums.keys()),
         differing_buckets=tuple(
@@ -146,10 +216,7 @@ def _on_both_sides(on_source: Callable[[], T], on_target: Callable[[], T]) -> tu
         return from_source.result(), from_target
 
 
-def _differing_rows(source, source_conn, source_table, target, target_conn, target_table, columns, **range_args):
-    source_hashes = source.row_hashes(source_conn, source_table, columns, **range_args)
-    target_hashes = target.row_hashes(target_conn, target_table, columns, **range_args)
-    key = range_args["key"]
+def _differing_rows(key: str, source_hashes: dict[Any, str], target_hashes: dict[Any, str]) -> list[tuple[str, str]]:
     found = []
     for value in sorted(source_hashes.keys() | target_hashes.keys()):
         if value not in target_hashes:
@@ -159,14 +226,3 @@ def _differing_rows(source, source_conn, source_table, target, target_conn, targ
         elif source_hashes[value] != target_hashes[value]:
             found.append((f"{key}={value}", "values differ"))
     return found
-
-
-def verification_table(results: Sequence[TableVerification]) -> str:
-    """The run's verification table: per table source rows, target rows, checksum match."""
-    lines = [f"{'table':<28}{'source rows':>14}{'target rows':>14}  {'checksum':<10}{'result'}"]
-    for r in results:
-        checksum = {True: "match", False: "DIFFERS", None: "-"}[r.checksum_match]
-        lines.append(
-            f"{r.table:<28}{r.source_rows:>14,}{r.target_rows:>14,}  {checksum:<10}{'ok' if r.ok else 'FAILED'}"
-        )
-    return "\n".join(lines)

@@ -8,27 +8,22 @@ from __future__ import annotations
 import json
 import sys
 
-from include.replication.load import LoadSettings, peak_memory_mb, replicate_table
-from include.replication.mssql.types import map_table
-from include.replication.postgres.source import PostgresDialect, prepare_session
+from include.replication.load import replicate_table
+from include.replication.plan import TableJob
+from include.replication.postgres.source import PostgresSource
+from include.replication.postgres.target import PostgresTarget
+from include.replication.report import peak_memory_mb
+from include.replication.settings import ReadMode, ReplicationSettings
 from include.stackoverflow.database import connect
 
 
 def main(source_url: str, target_url: str, table_name: str, read_mode: str, buffer_mb: str) -> None:
-    source, target = connect(source_url), connect(target_url)
-    prepare_session(source)
-    dialect = PostgresDialect(read_mode)
-    table = next(t for t in dialect.fetch_tables(source, "public") if t.name == table_name)
-    columns = map_table(table, dialect="postgres")
+    source = PostgresSource(connect(source_url), ReadMode(read_mode))
+    target = PostgresTarget(connect(target_url))
+    table = next(t for t in source.fetch_tables("public") if t.name == table_name)
+    job = TableJob(table, source.map_columns(table), ReplicationSettings(buffer_mb=int(buffer_mb)))
     before = peak_memory_mb()
-    report = replicate_table(
-        source=dialect,
-        source_conn=source,
-        target_conn=target,
-        table=table,
-        columns=columns,
-        settings=LoadSettings(buffer_mb=int(buffer_mb), verify="checksums"),
-    )
+    report = replicate_table(job, source=source, target=target)
     print(
         json.dumps(
             {

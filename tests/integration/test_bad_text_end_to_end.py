@@ -18,6 +18,7 @@ import pytest
 from include.replication.airflow import bulk_tasks as tasks_bulk
 from include.replication.airflow import tasks
 from include.replication.airflow.connections import open_source
+from include.replication.settings import ReadMode
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from tests.integration.replication_helpers import assert_exact_copy, run_dag, table_names, task_states
@@ -60,9 +61,10 @@ def stand_in(monkeypatch, fresh_database):
     conn.close()
     how = {}
 
-    def injecting_open_source(conn_id: str, *, read_mode: str = "copy"):
-        dialect, source_conn = open_source(conn_id, read_mode="rows")
-        return dialect, InjectingConnection(source_conn, ids, how["bad"])
+    def injecting_open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY):
+        source = open_source(conn_id, read_mode=ReadMode.ROWS)
+        source.conn = InjectingConnection(source.conn, ids, how["bad"])
+        return source
 
     monkeypatch.setattr(tasks, "open_source", injecting_open_source)
     monkeypatch.setattr(tasks_bulk, "open_source", injecting_open_source)

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from include.replication.airflow.connections import ConnectionConfigError, get_connection, open_target, source_dialect
-from include.replication.mssql.source import SqlServerDialect
-from include.replication.postgres.source import PostgresDialect
+from include.replication.airflow.connections import ConnectionConfigError, get_connection, open_source, open_target
+from include.replication.mssql import source as mssql_source
+from include.replication.postgres.source import PostgresSource
 
 
 def test_missing_connection_id_says_how_to_define_it():
@@ -17,29 +17,42 @@ def test_missing_connection_id_says_how_to_define_it():
         get_connection("no_such_conn")
 
 
-@pytest.mark.parametrize(
-    ("conn_type", "dialect"),
-    [("postgres", PostgresDialect), ("postgresql", PostgresDialect), ("mssql", SqlServerDialect)],
-)
-def test_dialect_follows_connection_type(conn_type, dialect):
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_connection_opens_a_postgres_source(fresh_database, monkeypatch, scheme):
     """The source engine is chosen by the connection's type."""
-    assert isinstance(source_dialect(conn_type), dialect)
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_SOURCE", scheme + fresh_database[fresh_database.index(":") :])
+    source = open_source("test_source")
+    try:
+        assert isinstance(source, PostgresSource) and source.engine == "postgres"
+    finally:
+        source.close()
 
 
-def test_unsupported_source_type_is_refused():
+def test_mssql_connection_opens_a_sql_server_source(monkeypatch):
+    """Stand-in for pymssql's connect (no SQL Server here): an mssql connection gives the SQL Server source."""
+    opened = []
+    monkeypatch.setattr(mssql_source, "connect_mssql", lambda **kwargs: opened.append(kwargs) or "pymssql connection")
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_MSSQL", "mssql://reader:x@db.example:1433/StackOverflow2010")
+    source = open_source("test_mssql")
+    assert isinstance(source, mssql_source.SqlServerSource) and source.conn == "pymssql connection"
+    assert opened[0]["host"] == "db.example" and opened[0]["database"] == "StackOverflow2010"
+
+
+def test_unsupported_source_type_is_refused(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_MYSQL", "mysql://u:p@localhost:3306/db")
     with pytest.raises(ConnectionConfigError, match="'mysql' are not supported"):
-        source_dialect("mysql")
+        open_source("test_mysql")
 
 
 def test_target_connection_pins_session_settings(fresh_database, monkeypatch):
     """An env-var connection opens with pg8000 and the session settings text output depends on."""
     monkeypatch.setenv("AIRFLOW_CONN_TEST_TARGET", fresh_database)
-    conn = open_target("test_target")
+    target = open_target("test_target")
     try:
-        assert conn.run("SHOW DateStyle")[0][0] == "ISO, YMD"
-        assert conn.run("SHOW TimeZone")[0][0] == "UTC"
+        assert target.conn.run("SHOW DateStyle")[0][0] == "ISO, YMD"
+        assert target.conn.run("SHOW TimeZone")[0][0] == "UTC"
     finally:
-        conn.close()
+        target.close()
 
 
 def test_wrong_password_fails_without_echoing_it(fresh_database, monkeypatch):

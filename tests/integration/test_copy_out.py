@@ -29,7 +29,7 @@ def _both_ways(conn, sql: str) -> tuple[bytes, int, bytes]:
 def test_same_bytes_as_pg8000_across_block_and_chunk_edges(fresh_database, monkeypatch):
     """Rows far larger than a socket block, tiny rows, NULLs, escapes: byte-identical, counted exactly."""
     monkeypatch.setattr(copy_out_module, "READ_BYTES", 4096)  # many partial messages per row
-    monkeypatch.setattr(copy_out_module, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(copy_out_module, "SINK_BYTES", 1000)
     conn = connect(fresh_database)
     conn.run("CREATE TABLE t (id int, txt text, b bytea)")
     conn.run(

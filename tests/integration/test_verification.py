@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from include.replication.load import LoadSettings, replicate_table
-from include.replication.mssql.types import map_table
-from include.replication.postgres.source import PostgresDialect, prepare_session
+from include.replication.load import replicate_table
+from include.replication.plan import TableJob
+from include.replication.postgres.source import PostgresSource
+from include.replication.postgres.target import PostgresTarget
+from include.replication.settings import LoadMode, NulPolicy, ReplicationSettings, VerifyMode
 from include.replication.verify import VerificationFailed, verify_table
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
@@ -17,22 +19,19 @@ from tests.integration.replication_helpers import content_hash, table_names
 def copied(fresh_database, target_database):
     """A small source and an exact copy of its Users table in the target."""
     generate(fresh_database, scale=0.002, seed=9)
-    source, target = connect(fresh_database), connect(target_database)
-    prepare_session(source)
-    dialect = PostgresDialect()
-    users = next(t for t in dialect.fetch_tables(source, "public") if t.name == "Users")
-    columns = map_table(users, dialect="postgres")
-    replicate_table(source=dialect, source_conn=source, target_conn=target, table=users, columns=columns,
-                    settings=LoadSettings())  # fmt: skip
-    yield dialect, source, target, users, columns, target_database
+    source, target = PostgresSource(connect(fresh_database)), PostgresTarget(connect(target_database))
+    users = next(t for t in source.fetch_tables("public") if t.name == "Users")
+    job = TableJob(users, source.map_columns(users), ReplicationSettings())
+    replicate_table(job, source=source, target=target)
+    yield source, target, job, target_database
     source.close()
     target.close()
 
 
 def verify(copied_fixture):
-    dialect, source, target, users, columns, _ = copied_fixture
-    return verify_table(mode="checksums", source=dialect, source_conn=source, source_table=users, target=dialect,
-                        target_conn=target, target_table=users, columns=columns, nul_policy="strip")  # fmt: skip
+    source, target, job, _ = copied_fixture
+    return verify_table(mode=VerifyMode.CHECKSUMS, source=source, source_table=job.table, target=target,
+                        target_table=job.target, columns=job.columns, nul_policy=NulPolicy.STRIP)  # fmt: skip
 
 
 def test_exact_copy_verifies(copied):
@@ -43,7 +42,7 @@ def test_exact_copy_verifies(copied):
 
 def test_differences_are_located_by_key(copied):
     """A changed value, a missing row and an extra row are each named by key."""
-    _, _, target, _, _, _ = copied
+    target = copied[1].conn
     ids = [r[0] for r in target.run('SELECT "Id" FROM "Users" WHERE "Id" > 0 ORDER BY "Id" LIMIT 2')]
     target.run('UPDATE "Users" SET "DisplayName" = "DisplayName" || \' \' WHERE "Id" = :i', i=ids[0])
     target.run('DELETE FROM "Users" WHERE "Id" = :i', i=ids[1])
@@ -61,7 +60,7 @@ def test_differences_are_located_by_key(copied):
 
 def test_count_mismatch_is_still_located(copied):
     """When counts differ the buckets still say where: the deleted key is named."""
-    _, _, target, _, _, _ = copied
+    target = copied[1].conn
     victim = target.run('SELECT max("Id") FROM "Users"')[0][0]
     target.run('DELETE FROM "Users" WHERE "Id" = :i', i=victim)
     result = verify(copied)
@@ -69,10 +68,10 @@ def test_count_mismatch_is_still_located(copied):
     assert (f"Id={victim}", "missing in target") in result.differing_rows
 
 
-class DroppingReader(PostgresDialect):
+class DroppingReader(PostgresSource):
     """A faulty source reader that loses one row: what verification exists to catch."""
 
-    def stream_rows(self, conn, table, columns, sink, **kwargs):
+    def stream_rows(self, table, columns, sink, **kwargs):
         first = [True]
 
         def lossy(data: bytes) -> None:
@@ -81,25 +80,24 @@ class DroppingReader(PostgresDialect):
                 return
             sink(data)
 
-        return super().stream_rows(conn, table, columns, lossy, **kwargs)
+        return super().stream_rows(table, columns, lossy, **kwargs)
 
 
 def test_failed_verification_leaves_the_old_table(copied):
     """A copy that lost a row fails verification; the previous target table is untouched, no staging left."""
-    _, source, target, users, columns, target_url = copied
+    source, target, job, target_url = copied
     before = content_hash(target_url, "Users")
     with pytest.raises(VerificationFailed, match="missing in target"):
-        replicate_table(source=DroppingReader(), source_conn=source, target_conn=target, table=users,
-                        columns=columns, settings=LoadSettings())  # fmt: skip
+        replicate_table(job, source=DroppingReader(source.conn), target=target)
     assert content_hash(target_url, "Users") == before
     assert table_names(target_url) == ["Users"]
 
 
 def test_append_mode_adds_rows_and_checks_the_count(copied):
     """load_mode=append copies into the existing table in one transaction; counts are verified."""
-    dialect, source, target, users, columns, target_url = copied
-    target.run('DELETE FROM "Users"')
-    report = replicate_table(source=dialect, source_conn=source, target_conn=target, table=users, columns=columns,
-                             settings=LoadSettings(load_mode="append"))  # fmt: skip
+    source, target, job, target_url = copied
+    target.conn.run('DELETE FROM "Users"')
+    appending = TableJob(job.table, job.columns, ReplicationSettings(load_mode=LoadMode.APPEND))
+    report = replicate_table(appending, source=source, target=target)
     assert report.verification.ok
     assert content_hash(target_url, "Users")[0] == report.stats.rows

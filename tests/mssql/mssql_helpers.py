@@ -1,7 +1,7 @@
 """Helpers for the tests that need a real SQL Server: the server's URL, connections, scratch databases, copies.
 
-Every SQL Server connection goes through the project's own ``source_mssql.connect_mssql``, and
-every copy through ``load.replicate_table`` with the project's ``SqlServerDialect``: these tests
+Every SQL Server connection goes through the project's own ``mssql.source.connect_mssql``, and
+every copy through ``load.replicate_table`` with the project's ``SqlServerSource``: these tests
 check the code paths the DAGs run, not a second implementation of them.
 """
 
@@ -23,11 +23,15 @@ import sqlglot
 from pg8000.native import identifier
 from sqlglot import exp
 
-from include.replication.load import LoadSettings, TableReport, replicate_table
-from include.replication.models import SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql.dialect import qualified_name, quote
-from include.replication.mssql.source import SqlServerDialect, connect_mssql
+from include.replication.load import replicate_table
+from include.replication.models import SourceColumn, SourceTable, TableName, TargetColumn
+from include.replication.mssql.dialect import qualified, quote
+from include.replication.mssql.source import SqlServerSource, connect_mssql
 from include.replication.mssql.types import map_table
+from include.replication.plan import TableJob
+from include.replication.postgres.target import PostgresTarget
+from include.replication.report import TableReport
+from include.replication.settings import NulPolicy, ReplicationSettings, VerifyMode
 from include.stackoverflow.database import connect
 from include.stackoverflow.schema import MAX
 from tests.conftest import database_url
@@ -185,9 +189,9 @@ def insert_rows(
     """
     converted = set(datetime_columns)
     one = "(" + ", ".join("CONVERT(datetime, %s, 121)" if c in converted else "%s" for c in columns) + ")"
-    head = f"INSERT INTO {qualified_name('dbo', table)} ({', '.join(quote(c) for c in columns)}) VALUES "
+    head = f"INSERT INTO {qualified(TableName('dbo', table))} ({', '.join(quote(c) for c in columns)}) VALUES "
     if identity_insert:  # a session setting: the same connection inserts every batch
-        execute(conn, f"SET IDENTITY_INSERT {qualified_name('dbo', table)} ON")
+        execute(conn, f"SET IDENTITY_INSERT {qualified(TableName('dbo', table))} ON")
     count, pending = 0, []
     try:
         for row in [*rows, None]:
@@ -198,7 +202,7 @@ def insert_rows(
                 count, pending = count + len(pending), []
     finally:
         if identity_insert:
-            execute(conn, f"SET IDENTITY_INSERT {qualified_name('dbo', table)} OFF")
+            execute(conn, f"SET IDENTITY_INSERT {qualified(TableName('dbo', table))} OFF")
     return count
 
 
@@ -215,8 +219,8 @@ def fit_utf16(value: Any, length: int | None) -> Any:
 
 
 def source_table(conn: Any, name: str, schema: str = "dbo") -> SourceTable:
-    """``name`` as the project's catalog reader (``SqlServerDialect.fetch_tables``) sees it."""
-    tables = {t.name: t for t in SqlServerDialect().fetch_tables(conn, schema)}
+    """``name`` as the project's catalog reader (``SqlServerSource.fetch_tables``) sees it."""
+    tables = {t.name: t for t in SqlServerSource(conn).fetch_tables(schema)}
     assert name in tables, f"{schema}.{name} not in the catalog: {sorted(tables)}"
     return tables[name]
 
@@ -232,21 +236,17 @@ def copy_table(
     target_schema: str = "public",
 ) -> TableReport:
     """``replicate_table`` from SQL Server into ``target_url``, as the streaming DAG's task does."""
-    target = connect(target_url)
+    settings = ReplicationSettings(target_schema=target_schema, nul_policy=NulPolicy(nul_policy),
+                                   verify=VerifyMode(verify))  # fmt: skip
+    job = TableJob(table, columns if columns is not None else map_table(table), settings)
+    target = PostgresTarget(connect(target_url))
     try:
-        return replicate_table(
-            source=SqlServerDialect(),
-            source_conn=conn,
-            target_conn=target,
-            table=table,
-            columns=columns if columns is not None else map_table(table, dialect="mssql"),
-            settings=LoadSettings(target_schema=target_schema, nul_policy=nul_policy, verify=verify),
-        )
+        return replicate_table(job, source=SqlServerSource(conn), target=target)
     finally:
         try:
             target.close()
         except pg8000.native.InterfaceError:
-            pass  # a failed COPY's rollback (load.rollback_quietly) may have closed it already
+            pass  # a failed COPY's rollback may have closed it already
 
 
 # --- the PostgreSQL side ----------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import pymssql
 import pytest
 
 from include.replication.copy.encoder import BadValueError
-from include.replication.mssql.dialect import qualified_name
-from include.replication.postgres.source import quote as pg_quote
+from include.replication.models import TableName
+from include.replication.mssql.dialect import qualified
+from include.replication.postgres.dialect import quote as pg_quote
 from tests.integration.replication_helpers import table_names
 from tests.mssql.mssql_helpers import copy_table, execute, pg_rows, query, source_table, unique_name
 
@@ -29,7 +30,7 @@ LONE_SURROGATE_UTF16LE = "0x410000D84200"  # "A", U+D800 alone, "B": as nvarchar
 def nul_table(conn: Any) -> str:
     """A table with U+0000 in an nvarchar(max) and a varchar column (made with NCHAR(0)/CHAR(0) on the server)."""
     name = unique_name("nul_text")
-    table_sql = qualified_name("dbo", name)
+    table_sql = qualified(TableName("dbo", name))
     execute(
         conn,
         f"CREATE TABLE {table_sql} ([Id] int NOT NULL PRIMARY KEY, [Body] nvarchar(max) NULL, [Code] varchar(20) NULL)",
@@ -72,7 +73,7 @@ def test_lone_surrogate_fails_naming_table_column_and_key(mssql_conn: Any, fresh
     records what the driver returned and what the copy then did, rather than a guess.
     """
     name = unique_name("surrogate")
-    table_sql = qualified_name("dbo", name)
+    table_sql = qualified(TableName("dbo", name))
     execute(
         mssql_conn,
         f"CREATE TABLE {table_sql} ([Id] int NOT NULL PRIMARY KEY, [Body] nvarchar(40) COLLATE Latin1_General_100_CI_AS_SC NULL)",
@@ -89,7 +90,7 @@ def test_lone_surrogate_fails_naming_table_column_and_key(mssql_conn: Any, fresh
     try:
         raw = query(mssql_conn, f"SELECT [Body] FROM {table_sql} WHERE [Id] = 2")[0][0]
         read = f"{driver} returned {raw!r} for the UTF-16 units 0041 D800 0042"
-    except Exception as exc:  # noqa: BLE001 - recorded in the failure message below
+    except Exception as exc:  # recorded in the failure message below
         read = f"{driver} raised {type(exc).__name__} reading the UTF-16 units 0041 D800 0042: {exc}"
 
     try:
@@ -98,7 +99,7 @@ def test_lone_surrogate_fails_naming_table_column_and_key(mssql_conn: Any, fresh
         assert re.search(rf"^dbo\.{name}\.Body: text is not valid Unicode .* at Id=2$", str(exc)), str(exc)
         assert table_names(fresh_database) == []
         return
-    except Exception as exc:  # noqa: BLE001 - recorded in the failure message below
+    except Exception as exc:  # recorded in the failure message below
         outcome = f"the copy failed with {type(exc).__name__}: {exc}"
     else:
         held = pg_rows(fresh_database, f'SELECT "Body" FROM public.{pg_quote(name)} WHERE "Id" = 2')[0][0]

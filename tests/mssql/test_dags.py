@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from include.replication.mssql.dialect import qualified_name, quote
-from include.replication.postgres.source import quote as pg_quote
+from include.replication.models import TableName
+from include.replication.mssql.dialect import qualified, quote
+from include.replication.postgres.dialect import quote as pg_quote
 from include.stackoverflow.generate import ROW_GENERATORS, Plan, generate_rows
 from include.stackoverflow.schema import LOOKUP_ROWS, ROW_COUNTS, TABLES_BY_NAME
 from tests.integration.replication_helpers import (
@@ -82,7 +83,7 @@ def small_stackoverflow(mssql_server: MssqlServer) -> Iterator[str]:
 
 
 def source_counts(conn: Any, tables: list[str]) -> dict[str, int]:
-    return {t: query(conn, f"SELECT COUNT_BIG(*) FROM {qualified_name('dbo', t)}")[0][0] for t in tables}
+    return {t: query(conn, f"SELECT COUNT_BIG(*) FROM {qualified(TableName('dbo', t))}")[0][0] for t in tables}
 
 
 def assert_replicated(run: Any, source: Any, target_url: str, tables: list[str], *, compare_rows: int | None) -> None:
@@ -112,7 +113,7 @@ def assert_replicated(run: Any, source: Any, target_url: str, tables: list[str],
         limit = f" LIMIT {compare_rows}" if compare_rows else ""
         expected = query(
             source,
-            f"SELECT {top}{', '.join(quote(c) for c in columns)} FROM {qualified_name('dbo', table)} ORDER BY [Id]",
+            f"SELECT {top}{', '.join(quote(c) for c in columns)} FROM {qualified(TableName('dbo', table))} ORDER BY [Id]",
         )
         got = pg_rows(
             target_url,

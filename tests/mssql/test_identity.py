@@ -2,7 +2,7 @@
 
 Runs only with a real SQL Server (``REPLICATION_TEST_MSSQL_URL``, see README.md here); skipped otherwise.
 
-The rule (``target_ddl.align_identity_sql``, run by ``load.replicate_table`` after the swap): the
+The rule (``postgres.ddl.align_identity_sql``, run by the target's swap): the
 target's next identity value is max(Id) + 1, or 1 when no Id is positive. The source's own
 current identity value (``IDENT_CURRENT``, which deletes leave above max(Id)) is not carried over.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from include.replication.mssql.dialect import qualified_name
+from include.replication.models import TableName
+from include.replication.mssql.dialect import qualified
 from tests.integration.replication_helpers import identity_state, key_and_identity
 from tests.mssql.mssql_helpers import copy_table, execute, query, source_table, unique_name
 
@@ -32,7 +33,7 @@ def test_identity_next_value_follows_max_id(
 ):
     """The target's Id is GENERATED ALWAYS, holds the source's ids, and its next value follows the documented rule."""
     name = unique_name("identity")
-    table_sql = qualified_name("dbo", name)
+    table_sql = qualified(TableName("dbo", name))
     execute(
         mssql_conn,
         f"CREATE TABLE {table_sql} ([Id] {id_type} IDENTITY({seed}, 1) NOT NULL PRIMARY KEY, [Name] nvarchar(20) NOT NULL)",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import map_table
 from include.stackoverflow.schema import ROW_COUNTS, TOTAL_ROWS
 from tests.mssql.mssql_helpers import MssqlServer, tsql_script_tables
@@ -33,17 +33,17 @@ def so2010(mssql_server: MssqlServer, stackoverflow2010: str) -> Iterator[Any]:
 
 def test_nine_tables_with_the_real_row_counts(so2010: Any):
     """dbo holds exactly the nine tables, and COUNT_BIG(*) of each is schema.py's StackOverflow2010 count."""
-    dialect = SqlServerDialect()
-    tables = dialect.fetch_tables(so2010, "dbo")
+    source = SqlServerSource(so2010)
+    tables = source.fetch_tables("dbo")
     assert sorted(t.name for t in tables) == sorted(ROW_COUNTS)
-    counts = {t.name: dialect.count_rows(so2010, t) for t in tables}
+    counts = {t.name: source.count_rows(t) for t in tables}
     assert counts == ROW_COUNTS
     assert sum(counts.values()) == TOTAL_ROWS
 
 
 def test_catalog_row_estimates_are_the_counts(so2010: Any):
     """sys.partitions' row counts (approx_rows, which the partition planner and checksums size by) equal the counts."""
-    tables = SqlServerDialect().fetch_tables(so2010, "dbo")
+    tables = SqlServerSource(so2010).fetch_tables("dbo")
     assert {t.name: t.approx_rows for t in tables} == ROW_COUNTS
 
 
@@ -53,12 +53,12 @@ def test_catalog_columns_are_the_tsql_script(so2010: Any):
     And the shape PRODUCT §9 states: Id the only primary-key column, no foreign keys, no other indexes;
     every column maps to a PostgreSQL type.
     """
-    tables = {t.name: t for t in SqlServerDialect().fetch_tables(so2010, "dbo")}
+    tables = {t.name: t for t in SqlServerSource(so2010).fetch_tables("dbo")}
     declared = tsql_script_tables()
     assert sorted(tables) == sorted(declared)
     for name, columns in declared.items():
         table = tables[name]
         assert table.columns == columns, name
         assert (table.primary_key, table.foreign_keys, table.indexes) == (("Id",), (), ()), name
-        map_table(table, dialect="mssql")
+        map_table(table)
     assert sum(len(t.columns) for t in tables.values()) == 61

@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from include.replication.load import TableReport
-from include.replication.models import SourceTable, TargetColumn
-from include.replication.mssql.dialect import qualified_name, quote
+from include.replication.models import SourceTable, TableName, TargetColumn
+from include.replication.mssql.dialect import qualified, quote
 from include.replication.mssql.types import SQLSERVER_TYPES, map_table
-from include.replication.postgres.source import quote as pg_quote
+from include.replication.postgres.dialect import quote as pg_quote
+from include.replication.report import TableReport
 from include.stackoverflow.database import connect
 from tests.mssql.mssql_helpers import (
     MssqlServer,
@@ -232,12 +232,12 @@ class EveryTypeCopy:
 def create_every_type_table(conn: Any, name: str) -> None:
     """The scratch table: Id plus one column per case, rows 1-4 from the cases' values, row 5 NULL."""
     declarations = ", ".join(f"{quote(c.column)} {c.declared}" + ("" if c.values is None else " NULL") for c in CASES)
-    execute(conn, f"CREATE TABLE {qualified_name('dbo', name)} ([Id] int NOT NULL PRIMARY KEY, {declarations})")
+    execute(conn, f"CREATE TABLE {qualified(TableName('dbo', name))} ([Id] int NOT NULL PRIMARY KEY, {declarations})")
     given = [c for c in CASES if c.values is not None]
     rows = [f"({i + 1}, {', '.join(c.values[i] for c in given)})" for i in range(ROWS - 1)]
     rows.append(f"({ROWS}, {', '.join('NULL' for _ in given)})")
     columns = ", ".join(["[Id]", *(quote(c.column) for c in given)])
-    execute(conn, f"INSERT INTO {qualified_name('dbo', name)} ({columns}) VALUES {', '.join(rows)}")
+    execute(conn, f"INSERT INTO {qualified(TableName('dbo', name))} ({columns}) VALUES {', '.join(rows)}")
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def copied(mssql_server: MssqlServer, mssql_scratch: str, pg_server_url: str) ->
     try:
         create_every_type_table(conn, name)
         table = source_table(conn, name)
-        columns = map_table(table, dialect="mssql")
+        columns = map_table(table)
         with pg_database(pg_server_url, "t_mssql_types") as target_url:
             left_out = {}
             why = xml_unsupported(target_url)
@@ -262,7 +262,7 @@ def copied(mssql_server: MssqlServer, mssql_scratch: str, pg_server_url: str) ->
             report, whole_error, schema_of, column_errors = None, None, dict.fromkeys(kept, "public"), {}
             try:
                 report = copy_table(conn, only(table, kept), target_url, columns=only(columns, kept))
-            except Exception as exc:  # noqa: BLE001 - reported by the tests, column by column
+            except Exception as exc:  # reported by the tests, column by column
                 whole_error = f"{type(exc).__name__}: {exc}"
                 for column in kept[1:]:  # each column alone, beside Id, to find the one that breaks the copy
                     schema_of[column] = f"col_{column}"
@@ -270,7 +270,7 @@ def copied(mssql_server: MssqlServer, mssql_scratch: str, pg_server_url: str) ->
                     try:
                         copy_table(conn, only(table, ["Id", column]), target_url, columns=only(columns, ["Id", column]),
                                    target_schema=schema_of[column])  # fmt: skip
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         column_errors[column] = f"{type(exc).__name__}: {exc}"
             yield EveryTypeCopy(table, {c.name: c for c in columns}, report, whole_error, name, target_url,
                                 schema_of, column_errors, left_out)  # fmt: skip
@@ -318,7 +318,7 @@ def test_catalog_and_target_type(copied: EveryTypeCopy, case: TypeCase):
     column = next(c for c in copied.table.columns if c.name == case.column)
     assert column.data_type == case.catalog_type
     assert column.nullable is (case.values is not None)
-    assert copied.columns[case.column].pg_type == case.pg_type
+    assert copied.columns[case.column].data_type == case.pg_type
     if case.column in copied.left_out:
         return  # the mapping is checked; the target has no such column
     target = copy_of(copied, case)
@@ -358,7 +358,8 @@ def test_values_round_trip(copied: EveryTypeCopy, mssql_server: MssqlServer, mss
             source = [
                 r[0]
                 for r in query(
-                    conn, f"SELECT {quote(case.column)} FROM {qualified_name('dbo', copied.source_name)} ORDER BY [Id]"
+                    conn,
+                    f"SELECT {quote(case.column)} FROM {qualified(TableName('dbo', copied.source_name))} ORDER BY [Id]",
                 )
             ]
         finally:

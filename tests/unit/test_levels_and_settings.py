@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from include.replication.levels import LAST_LEVEL, STACKOVERFLOW_MANIFEST, STATIC_TABLES, assign_levels
 from include.replication.models import ForeignKey, SourceColumn, SourceTable
-from include.replication.settings import ReplicationSettings, SettingsError
+from include.replication.settings import ReplicationSettings, SettingsError, VerifyMode
 
 
 def table(name: str, *references: str) -> SourceTable:
@@ -67,4 +69,6 @@ def test_bad_params_name_the_param(params, message):
 def test_settings_round_trip_through_xcom_dict():
     """Settings survive to_dict -> from_params (how they travel between tasks)."""
     settings = ReplicationSettings.from_params({"tables": ["Users"], "buffer_mb": 8, "verify": "counts"})
-    assert ReplicationSettings.from_params(settings.to_dict()).load_settings() == settings.load_settings()
+    assert ReplicationSettings.from_params(settings.to_dict()) == settings
+    assert settings.verify is VerifyMode.COUNTS and settings.to_dict()["verify"] == "counts"
+    assert json.loads(json.dumps(settings.to_dict())) == settings.to_dict()

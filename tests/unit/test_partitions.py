@@ -8,7 +8,7 @@ import random
 import pytest
 
 from include.replication.models import SourceColumn, SourceTable
-from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.source import SqlServerSource
 from include.replication.partitions import Partition, boundaries, cumulative_points, histogram_points, plan_table
 from tests.unit.mssql_fakes import FakeConnection
 
@@ -93,7 +93,7 @@ def test_sqlserver_distribution_is_stretched_to_the_current_row_count():
     """Stand-in for SQL Server: a histogram behind the table's row count is scaled to sys.partitions' count."""
     table = SourceTable("dbo", "Votes", (SourceColumn("Id", "int", False, identity=True),), ("Id",), approx_rows=802)
     conn = FakeConnection([(1, 0, 1), (100, 98, 1), (500, 300, 1)])
-    total, points = SqlServerDialect().key_distribution(conn, table, "Id")
+    total, points = SqlServerSource(conn).key_distribution(table, "Id")
     assert total == 802 and points[-1] == (500, 802.0)
     assert "sys.dm_db_stats_histogram" in conn.executed[0][0]
     assert conn.executed[0][1] == {"qualified": "[dbo].[Votes]", "key": "Id"}

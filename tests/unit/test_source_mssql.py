@@ -16,12 +16,12 @@ import pymssql
 import pytest
 
 from include.replication.copy.encoder import BadValueError
-from include.replication.interfaces import KeyRange
-from include.replication.models import SourceColumn, SourceTable
+from include.replication.models import KeyRange, SourceColumn, SourceTable
 from include.replication.mssql import source as source_mssql
-from include.replication.mssql.dialect import quote
-from include.replication.mssql.source import SqlServerDialect, connect_mssql, select_sql
+from include.replication.mssql.dialect import TSQL, quote
+from include.replication.mssql.source import SqlServerSource, connect_mssql, select_sql
 from include.replication.mssql.types import map_table
+from include.replication.settings import NulPolicy
 from tests.unit.mssql_fakes import FakeConnection
 
 ID = SourceColumn("Id", "int", False, identity=True)
@@ -31,11 +31,11 @@ def table_of(*columns: SourceColumn, key: tuple[str, ...] = ("Id",)) -> SourceTa
     return SourceTable("dbo", "T", (ID, *columns), primary_key=key)
 
 
-def read(table: SourceTable, rows, *, nul_policy: str = "strip", key_range: KeyRange | None = None):
-    """Stream ``rows`` (as pymssql returns them) through the dialect; return (COPY text, ReadResult, connection)."""
+def read(table: SourceTable, rows, *, nul_policy=NulPolicy.STRIP, key_range: KeyRange | None = None):
+    """Stream ``rows`` (as pymssql returns them) through the source; return (COPY text, ReadResult, connection)."""
     conn, chunks = FakeConnection(rows), []
-    result = SqlServerDialect().stream_rows(
-        conn, table, map_table(table, dialect="mssql"), chunks.append, nul_policy=nul_policy, key_range=key_range
+    result = SqlServerSource(conn).stream_rows(
+        table, map_table(table), chunks.append, nul_policy=nul_policy, key_range=key_range
     )
     return b"".join(chunks).decode("utf-8"), result, conn
 
@@ -131,7 +131,7 @@ def test_uniqueidentifier_is_in_display_order():
 )
 def test_types_pymssql_mishandles_are_converted_on_the_server(column, expression):
     """Stand-in for SQL Server: datetime2/time/datetimeoffset as truncated ISO text, money as decimal, CLR types as text."""
-    sql, params = select_sql(table_of(column), map_table(table_of(column), dialect="mssql"))
+    sql, params = select_sql(table_of(column), map_table(table_of(column)))
     assert sql == f"SELECT [Id], {expression} FROM [dbo].[T] ORDER BY [Id]"
     assert params == {}
 
@@ -156,7 +156,7 @@ def test_key_ranges_are_bound_parameters_in_key_order(key_range, where, params):
 def test_table_without_key_is_read_unordered():
     """Stand-in for SQL Server: no primary key, no ORDER BY (a heap is streamed as it lies)."""
     table = table_of(SourceColumn("Name", "nvarchar", False, char_length=40), key=())
-    assert select_sql(table, map_table(table, dialect="mssql"))[0] == "SELECT [Id], [Name] FROM [dbo].[T]"
+    assert select_sql(table, map_table(table))[0] == "SELECT [Id], [Name] FROM [dbo].[T]"
 
 
 def test_rows_stream_in_batches(monkeypatch):
@@ -164,8 +164,7 @@ def test_rows_stream_in_batches(monkeypatch):
     monkeypatch.setattr(source_mssql, "FETCH_ROWS", 2)
     conn, chunks = FakeConnection([(i, f"n{i}") for i in range(5)]), []
     table = table_of(SourceColumn("Name", "nvarchar", False, char_length=40))
-    result = SqlServerDialect().stream_rows(conn, table, map_table(table, dialect="mssql"), chunks.append,
-                                            nul_policy="strip")  # fmt: skip
+    result = SqlServerSource(conn).stream_rows(table, map_table(table), chunks.append, nul_policy=NulPolicy.STRIP)
     assert chunks == [b"0\tn0\n1\tn1\n", b"2\tn2\n3\tn3\n", b"4\tn4\n"]
     assert (result.rows, conn.fetch_sizes, conn.cursors[0].closed) == (5, [2, 2, 2, 2], True)
 
@@ -184,12 +183,7 @@ def test_nul_character_fails_naming_table_column_and_key():
     """Stand-in for SQL Server: policy fail stops at the first U+0000, naming table, column and Id."""
     table = table_of(SourceColumn("Body", "nvarchar", False, char_length=-1))
     with pytest.raises(BadValueError, match=r"dbo\.T\.Body: NUL character .* Id=42"):
-        read(table, [(41, "fine"), (42, "bad\x00")], nul_policy="fail")
-
-
-def test_unknown_nul_policy_is_refused():
-    with pytest.raises(ValueError, match="nul_policy"):
-        read(table_of(), [], nul_policy="keep")
+        read(table, [(41, "fine"), (42, "bad\x00")], nul_policy=NulPolicy.FAIL)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +192,7 @@ def test_unknown_nul_policy_is_refused():
      ('with "quotes"', '[with "quotes"]'), ("Ünïcode", "[Ünïcode]")],
 )  # fmt: skip
 def test_quote_brackets_identifiers(name, quoted):
-    assert quote(name) == quoted == SqlServerDialect().quote(name)
+    assert quote(name) == quoted == TSQL.quote(name)
 
 
 def test_quote_refuses_names_pymssql_would_rewrite():
@@ -263,8 +257,7 @@ def test_undecodable_text_names_the_table_and_the_rows_it_sits_in():
 
     conn.cursor = cursor
     with pytest.raises(BadValueError, match=r"dbo\.T: text that is not valid UTF-16 .* rows after Id=1000;"):
-        SqlServerDialect().stream_rows(conn, table, map_table(table, dialect="mssql"), lambda data: None,
-                                       nul_policy="strip")  # fmt: skip
+        SqlServerSource(conn).stream_rows(table, map_table(table), lambda data: None, nul_policy=NulPolicy.STRIP)
     assert conn.cursors[0].closed
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
 from include.replication.mssql.catalog import CATALOG_SQL, source_column
-from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import map_table
 from include.stackoverflow.schema import MAX, ROW_COUNTS, TABLES
 from tests.unit.mssql_fakes import FakeConnection
@@ -111,7 +111,7 @@ def expected_table(table) -> SourceTable:
 
 def test_stackoverflow2010_catalog_is_schema_py():
     """Stand-in for SQL Server: the nine tables, 61 columns, keys and row counts equal schema.py's."""
-    tables = SqlServerDialect().fetch_tables(stackoverflow_catalog(), "dbo")
+    tables = SqlServerSource(stackoverflow_catalog()).fetch_tables("dbo")
     assert tables == [expected_table(t) for t in TABLES]
     assert sum(len(t.columns) for t in tables) == 61
 
@@ -119,7 +119,7 @@ def test_stackoverflow2010_catalog_is_schema_py():
 def test_catalog_queries_bind_the_schema():
     """Stand-in for SQL Server: every catalog query runs once, the schema a bound parameter."""
     conn = stackoverflow_catalog()
-    SqlServerDialect().fetch_tables(conn, "dbo")
+    SqlServerSource(conn).fetch_tables("dbo")
     assert [sql for sql, _ in conn.executed] == [CATALOG_SQL[name] for name in
         ("list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes")]  # fmt: skip
     assert all(params == {"schema": "dbo"} for _, params in conn.executed)
@@ -137,9 +137,9 @@ def pg_type(column) -> str:
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
 def test_stackoverflow2010_maps_to_postgres_types(table):
     """Stand-in for SQL Server: map_table() of the catalog's tables gives the expected PostgreSQL columns."""
-    source = {t.name: t for t in SqlServerDialect().fetch_tables(stackoverflow_catalog(), "dbo")}[table.name]
-    mapped = map_table(source, dialect="mssql")
-    assert [(c.name, c.pg_type, c.nullable, c.identity) for c in mapped] == [
+    source = {t.name: t for t in SqlServerSource(stackoverflow_catalog()).fetch_tables("dbo")}[table.name]
+    mapped = map_table(source)
+    assert [(c.name, c.data_type, c.nullable, c.identity) for c in mapped] == [
         (c.name, pg_type(c), c.nullable, c.identity) for c in table.columns
     ]
 
@@ -174,7 +174,7 @@ def test_sys_columns_values_become_characters_and_digits(raw, length, precision,
     """Stand-in for SQL Server: sys.columns bytes turn into characters; precision/scale kept where they mean something."""
     column = source_column("c", *raw, True, False)
     assert (column.data_type, column.char_length, column.precision, column.scale) == (raw[0], length, precision, scale)
-    assert map_table(SourceTable("dbo", "t", (column,)), dialect="mssql")[0].pg_type == pg
+    assert map_table(SourceTable("dbo", "t", (column,)))[0].data_type == pg
 
 
 def test_composite_keys_foreign_keys_and_indexes_are_grouped_in_order():
@@ -199,7 +199,7 @@ def test_composite_keys_foreign_keys_and_indexes_are_grouped_in_order():
             ("Child", "UQ_Note_A", True, "A"),
         ],  # fmt: skip
     )
-    child, parent = SqlServerDialect().fetch_tables(conn, "dbo")
+    child, parent = SqlServerSource(conn).fetch_tables("dbo")
     assert child.primary_key == ("B", "A")
     assert child.foreign_keys == (ForeignKey("FK_Child_Parent", ("A", "B"), "dbo", "Parent", ("X", "Y")),)
     assert child.indexes == (Index("IX_Note", ("Note",), False), Index("UQ_Note_A", ("Note", "A"), True))
@@ -208,4 +208,4 @@ def test_composite_keys_foreign_keys_and_indexes_are_grouped_in_order():
 
 def test_empty_schema_has_no_tables():
     """Stand-in for SQL Server: a schema without tables (or a misspelt one) yields an empty list."""
-    assert SqlServerDialect().fetch_tables(catalog([], []), "nosuchschema") == []
+    assert SqlServerSource(catalog([], [])).fetch_tables("nosuchschema") == []

@@ -2,7 +2,7 @@
 
 SQL Server cannot run here: statements are captured by a stand-in connection, passed through
 pymssql's own parameter substitution, and parsed as T-SQL by sqlglot; the canonical text of each
-type is pinned expression by expression against the verification contract in ``dialects.py``.
+type is pinned expression by expression against the verification contract in ``verify.py``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from decimal import Decimal
 import pytest
 import sqlglot
 
-from include.replication.interfaces import BucketSum, KeyRange
-from include.replication.models import SourceColumn, SourceTable
+from include.replication.models import KeyRange, SourceColumn, SourceTable
 from include.replication.mssql.catalog import CATALOG_SQL
 from include.replication.mssql.checksums import canonical_text
-from include.replication.mssql.source import SqlServerDialect
+from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import SQLSERVER_TYPES, map_table
+from include.replication.settings import NulPolicy
+from include.replication.verify import BucketSum
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
 
 _SHAPE = {"char": {"char_length": 10}, "nchar": {"char_length": 10}, "varchar": {"char_length": 50},
@@ -33,7 +34,8 @@ EVERY_TYPE = SourceTable(
     + tuple(SourceColumn(f"{kind} col", kind, True, **_SHAPE.get(kind, {})) for kind in SQLSERVER_TYPES),
     primary_key=("Id",),
 )
-COLUMNS = map_table(EVERY_TYPE, dialect="mssql")
+COLUMNS = map_table(EVERY_TYPE)
+STRIP, FAIL = NulPolicy.STRIP, NulPolicy.FAIL
 
 
 def answer(sql: str, params) -> list[tuple]:
@@ -45,21 +47,20 @@ def answer(sql: str, params) -> list[tuple]:
 
 
 def every_statement() -> list[tuple[str, dict | None]]:
-    """Run every dialect method the engine calls, in every variant, and return what reached the connection."""
-    conn, dialect = FakeConnection(answer), SqlServerDialect()
-    dialect.fetch_tables(conn, "dbo")
+    """Run every source method the engine calls, in every variant, and return what reached the connection."""
+    conn = FakeConnection(answer)
+    source = SqlServerSource(conn)
+    source.fetch_tables("dbo")
     ranges = [None, KeyRange("Id", 1, 50_001), KeyRange("Id", None, 10), KeyRange("Id", -5, None)]
     for key_range in ranges:
-        dialect.count_rows(conn, EVERY_TYPE, key_range)
-        dialect.stream_rows(conn, EVERY_TYPE, COLUMNS, lambda data: None, nul_policy="strip", key_range=key_range)
-        for key, policy in [("Id", "strip"), ("Id", "fail"), (None, "strip")]:
-            dialect.bucket_checksums(
-                conn, EVERY_TYPE, COLUMNS, key=key, width=50_000, nul_policy=policy, key_range=key_range
-            )
-    dialect.key_bounds(conn, EVERY_TYPE, "Id")
-    dialect.key_distribution(conn, EVERY_TYPE, "Id")  # no histogram in the stand-in: the exact fallback runs too
-    for policy in ("strip", "fail"):
-        dialect.row_hashes(conn, EVERY_TYPE, COLUMNS, key="Id", low=-100, high=3_000_000_000, nul_policy=policy)
+        source.count_rows(EVERY_TYPE, key_range)
+        source.stream_rows(EVERY_TYPE, COLUMNS, lambda data: None, nul_policy=STRIP, key_range=key_range)
+        for key, policy in [("Id", STRIP), ("Id", FAIL), (None, STRIP)]:
+            source.bucket_checksums(EVERY_TYPE, COLUMNS, key=key, width=50_000, nul_policy=policy, key_range=key_range)
+    source.key_bounds(EVERY_TYPE, "Id")
+    source.key_distribution(EVERY_TYPE, "Id")  # no histogram in the stand-in: the exact fallback runs too
+    for policy in (STRIP, FAIL):
+        source.row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-100, high=3_000_000_000, nul_policy=policy)
     return conn.executed
 
 
@@ -122,18 +123,19 @@ def test_strip_policy_hashes_text_without_nul_under_a_binary_collation():
 def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
     """Stand-in for SQL Server: N; or V<octets>:<text>; per column; real/float enter as their IEEE 754 bits."""
     conn = FakeConnection()
-    SqlServerDialect().bucket_checksums(conn, EVERY_TYPE, COLUMNS, key="Id", width=1000, nul_policy="strip")
+    SqlServerSource(conn).bucket_checksums(EVERY_TYPE, COLUMNS, key="Id", width=1000, nul_policy=STRIP)
     (sql, params), = conn.executed  # fmt: skip
     assert "CASE WHEN t.[int col] IS NULL THEN 'N;' ELSE 'V' + CONVERT(varchar(20), DATALENGTH(v.[v" in sql
     assert "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, t.[float col])), 2))" in sql
     assert "CONVERT(float, t.[real col])" in sql
     assert "FROM [dbo].[Every Type]]s] AS t CROSS APPLY" in sql
-    assert params == {"width": 1000}
+    assert "CASE WHEN CONVERT(bigint, t.[Id]) >= 0 THEN CONVERT(bigint, t.[Id]) / 1000 ELSE" in sql
+    assert params is None  # the width is an integer literal, rendered by int()
 
 
 def test_table_without_key_is_one_bucket():
     conn = FakeConnection([(0, 3, Decimal("123456789012345678"))])
-    sums = SqlServerDialect().bucket_checksums(conn, EVERY_TYPE, COLUMNS, key=None, width=1, nul_policy="fail")
+    sums = SqlServerSource(conn).bucket_checksums(EVERY_TYPE, COLUMNS, key=None, width=1, nul_policy=FAIL)
     assert sums == {0: BucketSum(3, 123456789012345678)}
     assert conn.executed[0][0].startswith("SELECT q.bucket, COUNT_BIG(*), SUM(CONVERT(decimal(38,0), q.row_hash)) "
                                           "FROM (SELECT 0 AS bucket, ")  # fmt: skip
@@ -157,7 +159,7 @@ def test_bucket_expression_is_floor_division(width):
 
 def test_row_hashes_are_keyed_md5_hex():
     conn = FakeConnection([(-1, "0cc175b9c0f1b6a831c399e269772661"), (2, "d41d8cd98f00b204e9800998ecf8427e")])
-    hashes = SqlServerDialect().row_hashes(conn, EVERY_TYPE, COLUMNS, key="Id", low=-1, high=3, nul_policy="strip")
+    hashes = SqlServerSource(conn).row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-1, high=3, nul_policy=STRIP)
     assert hashes == {-1: "0cc175b9c0f1b6a831c399e269772661", 2: "d41d8cd98f00b204e9800998ecf8427e"}
     sql, params = conn.executed[0]
     assert sql.startswith("SELECT t.[Id], LOWER(CONVERT(varchar(32), HASHBYTES('MD5', r.row_text), 2)) FROM ")
@@ -173,9 +175,9 @@ def test_56_bit_prefix_reads_the_same_on_both_engines():
 def test_counts_and_bounds():
     """Stand-in for SQL Server: COUNT_BIG over a range with bound parameters; MIN/MAX of the key."""
     conn = FakeConnection(lambda sql, params: [(12,)] if "COUNT_BIG" in sql else [(-1, 299_398)])
-    dialect = SqlServerDialect()
-    assert dialect.count_rows(conn, EVERY_TYPE, KeyRange("Id", 0, 10)) == 12
-    assert dialect.key_bounds(conn, EVERY_TYPE, "Id") == (-1, 299_398)
+    source = SqlServerSource(conn)
+    assert source.count_rows(EVERY_TYPE, KeyRange("Id", 0, 10)) == 12
+    assert source.key_bounds(EVERY_TYPE, "Id") == (-1, 299_398)
     assert conn.executed == [
         ("SELECT COUNT_BIG(*) FROM [dbo].[Every Type]]s] WHERE [Id] >= %(low)s AND [Id] < %(high)s",
          {"low": 0, "high": 10}),

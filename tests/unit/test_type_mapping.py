@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from include.replication.models import SourceColumn, SourceTable
-from include.replication.mssql.types import (
-    SQLSERVER_TYPES,
-    UnsupportedTypeError,
-    map_postgres_column,
-    map_sqlserver_column,
-    map_table,
-)
+from include.replication.mssql.types import SQLSERVER_TYPES, map_column
+from include.replication.plan import UnsupportedTypeError
+from include.replication.postgres import types as postgres_types
 
 CASES = [
     ("bit", {}, "boolean"),
@@ -61,8 +57,8 @@ CASES = [
 def test_sqlserver_type_maps(sql_type, attrs, pg_type):
     """Each SQL Server type lands on the PostgreSQL type PRODUCT §5 names; nullability and identity are kept."""
     column = SourceColumn("c", sql_type, nullable=False, identity=sql_type == "int", **attrs)
-    mapped = map_sqlserver_column("dbo.T", column)
-    assert (mapped.pg_type, mapped.nullable, mapped.identity) == (pg_type, False, sql_type == "int")
+    mapped = map_column("dbo.T", column)
+    assert (mapped.data_type, mapped.nullable, mapped.identity) == (pg_type, False, sql_type == "int")
 
 
 def test_every_table_row_is_tested():
@@ -73,13 +69,7 @@ def test_every_table_row_is_tested():
 def test_unknown_type_names_table_column_and_type():
     """An unknown type fails before any data moves, naming table, column and type."""
     with pytest.raises(UnsupportedTypeError, match=r"dbo\.Users\.Shape: SQL Server type 'vector'"):
-        map_sqlserver_column("dbo.Users", SourceColumn("Shape", "vector", True))
-
-
-def test_special_types_fail_when_conversion_is_off():
-    """Opting out of source-side conversions turns geography etc. into a clear error."""
-    with pytest.raises(UnsupportedTypeError, match="convert_special_types is off"):
-        map_sqlserver_column("dbo.T", SourceColumn("g", "geography", True), convert_special_types=False)
+        map_column("dbo.Users", SourceColumn("Shape", "vector", True))
 
 
 @pytest.mark.parametrize(
@@ -88,11 +78,11 @@ def test_special_types_fail_when_conversion_is_off():
 )
 def test_postgres_types_pass_through(pg_type):
     """PostgreSQL to PostgreSQL keeps the type text exactly."""
-    assert map_postgres_column("public.T", SourceColumn("c", pg_type, True)).pg_type == pg_type
+    assert postgres_types.map_column("public.T", SourceColumn("c", pg_type, True)).data_type == pg_type
 
 
 def test_postgres_unknown_type_fails_early():
     """A user-defined PostgreSQL type is refused with its table, column and type."""
     table = SourceTable("public", "T", (SourceColumn("mood", "mood_enum", True),))
     with pytest.raises(UnsupportedTypeError, match=r"public\.T\.mood: PostgreSQL type 'mood_enum'"):
-        map_table(table, dialect="postgres")
+        postgres_types.map_table(table)

@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
-from include.replication import bulk
+from include.replication import load
 from include.replication.airflow.connections import open_source, open_target
-from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, emit_asset, settings_of, table_of
+from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, connected, emit_asset, failing_checks
 from include.replication.copy.spool import CHUNK_BYTES
-from include.replication.load import TableReport, peak_memory_mb
-from include.replication.models import TableStats
 from include.replication.partitions import Partition, plan_table
+from include.replication.plan import ReplicationPlan
+from include.replication.report import PartitionReport, TableReport, TableStats, peak_memory_mb
 from include.replication.settings import ReplicationSettings
-from include.replication.verify import VerificationFailed, integer_key
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +53,33 @@ def table_folder(settings: ReplicationSettings, table: str) -> ObjectStoragePath
 @task(multiple_outputs=False)
 def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Key ranges of about ``partition_rows`` rows per table, from each key's statistics."""
-    settings = settings_of(plan)
-    dialect, conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
+    run = ReplicationPlan.from_dict(plan)
+    source = open_source(run.settings.source_conn_id, read_mode=run.settings.source_read_mode)
     partitions: list[Partition] = []
     try:
-        for name in plan["tables"]:
-            table, columns = table_of(plan, name)
-            key = integer_key(table, columns)
-            total, points = dialect.key_distribution(conn, table, key) if key else (table.approx_rows, None)
-            parts = plan_table(name, key=key, total_rows=total, points=points, partition_rows=settings.partition_rows)
+        for name, table in run.tables.items():
+            key = table.integer_key
+            total, points = source.key_distribution(table, key) if key else (table.approx_rows, None)
+            parts = plan_table(
+                name, key=key, total_rows=total, points=points, partition_rows=run.settings.partition_rows
+            )
             log.info("%s: %d partition(s) of ~%s rows%s", name, len(parts), f"{parts[0].estimated_rows:,}",
                      f" ({parts[0].note})" if parts[0].note else "")  # fmt: skip
             partitions.extend(parts)
     finally:
-        close_quietly(conn)
+        close_quietly(source)
     return [p.to_dict() for p in partitions]
 
 
 @task
 def prepare_staging_tables(plan: dict[str, Any]) -> list[str]:
-    """An empty ``<table>__staging`` (with its primary key) per table; the live tables are untouched."""
-    settings = settings_of(plan)
-    conn = open_target(settings.target_conn_id)
+    """An empty staging table (with its primary key) per table; the live tables are untouched."""
+    run = ReplicationPlan.from_dict(plan)
+    target = open_target(run.settings.target_conn_id)
     try:
-        return [bulk.prepare_staging(conn, settings.target_schema, *table_of(plan, name)) for name in plan["tables"]]
+        return [load.prepare_staging(run.job(name), target=target).name for name in run.tables]
     finally:
-        close_quietly(conn)
+        close_quietly(target)
 
 
 @task(multiple_outputs=False)
@@ -88,28 +87,27 @@ def extract_partition(partition: dict[str, Any], plan: dict[str, Any]) -> dict[s
     """Write one partition's rows to its staged file; return where, how many rows and bytes."""
     started = time.monotonic()
     part = Partition.from_dict(partition)
-    settings = settings_of(plan)
-    table, columns = table_of(plan, part.table)
-    folder = table_folder(settings, part.table)
+    run = ReplicationPlan.from_dict(plan)
+    folder = table_folder(run.settings, part.table)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{part.index:05d}.copy"
-    dialect, conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
+    source = open_source(run.settings.source_conn_id, read_mode=run.settings.source_read_mode)
     try:
         with path.open("wb") as out:
-            result = bulk.extract_partition(dialect, conn, table, columns, part, out, nul_policy=settings.nul_policy)
+            result = load.extract_partition(run.job(part.table), part, source=source, out=out)
     finally:
-        close_quietly(conn)
+        close_quietly(source)
     size = path.stat().st_size
     log.info("%s: %s rows, %.1f MB staged at %s", part.name, f"{result.rows:,}", size / 2**20, path)
-    return {
-        "partition": partition,
-        "path": str(path),
-        "rows": result.rows,
-        "bytes": size,
-        "nul_stripped": dict(result.nul_stripped),
-        "extract_seconds": round(time.monotonic() - started, 3),
-        "extract_peak_mb": round(peak_memory_mb(), 1),
-    }
+    return PartitionReport(
+        partition=part,
+        path=str(path),
+        rows=result.rows,
+        bytes=size,
+        nul_stripped=dict(result.nul_stripped),
+        extract_seconds=round(time.monotonic() - started, 3),
+        extract_peak_mb=peak_memory_mb(),
+    ).to_dict()
 
 
 def _file_chunks(path: ObjectStoragePath) -> Iterator[bytes]:
@@ -122,39 +120,32 @@ def _file_chunks(path: ObjectStoragePath) -> Iterator[bytes]:
 def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     """COPY one staged file into the staging table: one transaction that first clears its key range."""
     started = time.monotonic()
-    part = Partition.from_dict(extracted["partition"])
-    settings = settings_of(plan)
-    table, columns = table_of(plan, part.table)
-    conn = open_target(settings.target_conn_id)
+    staged = PartitionReport.from_dict(extracted)
+    run = ReplicationPlan.from_dict(plan)
+    target = open_target(run.settings.target_conn_id)
     try:
-        rows = bulk.load_partition(conn, schema=settings.target_schema, table=table, columns=columns, partition=part,
-                                   chunks=_file_chunks(ObjectStoragePath(extracted["path"])),
-                                   expected_rows=extracted["rows"])  # fmt: skip
+        rows = load.load_partition(run.job(staged.partition.table), staged.partition, target=target,
+                                   chunks=_file_chunks(ObjectStoragePath(staged.path)),
+                                   expected_rows=staged.rows)  # fmt: skip
     finally:
-        close_quietly(conn)
+        close_quietly(target)
     seconds = round(time.monotonic() - started, 3)
-    log.info("%s: %s rows loaded in %.1f s", part.name, f"{rows:,}", seconds)
-    return {**extracted, "load_seconds": seconds, "load_peak_mb": round(peak_memory_mb(), 1)}
+    log.info("%s: %s rows loaded in %.1f s", staged.partition.name, f"{rows:,}", seconds)
+    return staged.loaded(seconds=seconds, peak_mb=peak_memory_mb()).to_dict()
 
 
 @task(multiple_outputs=False, outlets=[REPLICATED_TABLES])
 def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Verify the loaded staging table against the source, swap it in, then remove its staged files."""
     started = time.monotonic()
-    settings = settings_of(plan)
-    table, columns = table_of(plan, table_name)
-    dialect, source_conn = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
-    target_conn = open_target(settings.target_conn_id)
-    try:
-        verification = bulk.finish_table(dialect, source_conn, target_conn, table, columns, settings.load_settings())
-    except VerificationFailed as exc:
-        raise AirflowFailException(f"verification failed, target table left unchanged:\n{exc}") from exc
-    finally:
-        close_quietly(source_conn, target_conn)
-    remove_staged(table_folder(settings, table_name))
-    emit_asset(settings, table_name)
-    stats = TableStats(table=table.qualified, rows=verification.target_rows, seconds=round(time.monotonic() - started, 3),
-                       peak_memory_mb=round(peak_memory_mb(), 1))  # fmt: skip
+    run = ReplicationPlan.from_dict(plan)
+    job = run.job(table_name)
+    with failing_checks(), connected(run.settings) as (source, target):
+        verification = load.swap_in_staged(job, source=source, target=target)
+    remove_staged(table_folder(run.settings, table_name))
+    emit_asset(run.settings, table_name)
+    stats = TableStats(table=job.table.qualified, rows=verification.target_rows,
+                       seconds=round(time.monotonic() - started, 3), peak_memory_mb=peak_memory_mb())  # fmt: skip
     return TableReport(stats, verification).to_dict()
 
 
@@ -173,4 +164,4 @@ def remove_staged(folder: ObjectStoragePath) -> None:
 @task
 def list_tables(plan: dict[str, Any]) -> list[str]:
     """The selected tables (finish_table is mapped over them)."""
-    return list(plan["tables"])
+    return list(ReplicationPlan.from_dict(plan).tables)

@@ -13,8 +13,10 @@ from typing import Any
 
 import pg8000.native
 
-from include.replication.interfaces import SourceDialect
-from include.replication.postgres.source import PostgresDialect, prepare_session
+from include.replication.interfaces import Source
+from include.replication.postgres.source import PostgresSource
+from include.replication.postgres.target import PostgresTarget
+from include.replication.settings import ReadMode
 
 APPLICATION_NAME = "stackoverflow-replication"
 CONNECT_TIMEOUT_S = 30  # for establishing the TCP connection only
@@ -40,41 +42,35 @@ def get_connection(conn_id: str) -> Any:
         ) from exc
 
 
-def source_dialect(conn_type: str, *, read_mode: str = "copy") -> SourceDialect:
-    """The source engine for an Airflow connection type."""
-    if conn_type in POSTGRES_TYPES:
-        return PostgresDialect(read_mode)
-    if conn_type in MSSQL_TYPES:
-        from include.replication.mssql.source import SqlServerDialect
-
-        return SqlServerDialect()
-    raise ConnectionConfigError(f"source connections of type {conn_type!r} are not supported (use mssql or postgres)")
-
-
-def open_source(conn_id: str, *, read_mode: str = "copy") -> tuple[SourceDialect, Any]:
-    """Return the source dialect and an open connection for ``conn_id``."""
+def open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY) -> Source:
+    """The source for ``conn_id``, bound to an open connection (the caller closes it)."""
     conn = get_connection(conn_id)
-    dialect = source_dialect(conn.conn_type, read_mode=read_mode)
-    if dialect.name == "postgres":
-        return dialect, open_postgres(conn)
-    from include.replication.mssql.source import connect_mssql
+    if conn.conn_type in POSTGRES_TYPES:
+        return PostgresSource(open_postgres(conn), read_mode)
+    if conn.conn_type in MSSQL_TYPES:
+        from include.replication.mssql.source import SqlServerSource, connect_mssql  # pymssql only where used
 
-    return dialect, connect_mssql(
-        host=conn.host,
-        port=conn.port or 1433,
-        user=conn.login,
-        password=conn.password,
-        database=conn.schema,
-        **conn.extra_dejson,
+        return SqlServerSource(
+            connect_mssql(
+                host=conn.host,
+                port=conn.port or 1433,
+                user=conn.login,
+                password=conn.password,
+                database=conn.schema,
+                **conn.extra_dejson,
+            )
+        )
+    raise ConnectionConfigError(
+        f"source connections of type {conn.conn_type!r} are not supported (use mssql or postgres)"
     )
 
 
-def open_target(conn_id: str) -> pg8000.native.Connection:
-    """Return an open pg8000 connection to the PostgreSQL target ``conn_id``."""
+def open_target(conn_id: str) -> PostgresTarget:
+    """The PostgreSQL target for ``conn_id``, bound to an open connection (the caller closes it)."""
     conn = get_connection(conn_id)
     if conn.conn_type not in POSTGRES_TYPES:
         raise ConnectionConfigError(f"target connection {conn_id!r} must be of type postgres, not {conn.conn_type!r}")
-    return open_postgres(conn)
+    return PostgresTarget(open_postgres(conn))
 
 
 def open_postgres(conn: Any) -> pg8000.native.Connection:
@@ -96,7 +92,6 @@ def open_postgres(conn: Any) -> pg8000.native.Connection:
             f"cannot connect to PostgreSQL {conn.host}:{conn.port}/{conn.schema} as {conn.login!r} "
             f"(connection {conn.conn_id!r}): {type(exc).__name__}: {_without(str(exc), conn.password)}"
         ) from None
-    prepare_session(native)
     return native
 
 

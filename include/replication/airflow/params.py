@@ -1,13 +1,14 @@
 """The DAG Params both DAGs share, declared once (names are fixed: scripts pass them with --conf).
 
-A third Airflow-importing module beside ``connections.py`` and ``tasks.py``: Params are Airflow
-objects, and declaring them here keeps the DAG files wiring-only and the two DAGs in step.
+Params are Airflow objects; declaring them here keeps the DAG files wiring-only and the two DAGs
+in step. Defaults and allowed values come from ``settings.py``, which validates what arrives.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from airflow.sdk import Param
@@ -17,6 +18,10 @@ from include.replication.settings import (
     DEFAULT_PARTITION_ROWS,
     DEFAULT_SOURCE_CONN_ID,
     DEFAULT_TARGET_CONN_ID,
+    LoadMode,
+    NulPolicy,
+    ReadMode,
+    VerifyMode,
 )
 
 RETRIES_ENV = "STACKOVERFLOW_TASK_RETRIES"
@@ -46,10 +51,10 @@ def replication_params() -> dict[str, Param]:
         "tables": Param([], type="array", items={"type": "string"}, description="Tables to copy; empty: every table in the source schema"),
         "exclude_tables": Param([], type="array", items={"type": "string"}, description="Tables to leave out"),
         "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="In-memory spool per table (MB); beyond it, rows spill to disk"),
-        "nul_policy": Param("strip", enum=["strip", "fail"], description="NUL characters in text: strip (counted and reported) or fail"),
-        "verify": Param("checksums", enum=["checksums", "counts", "off"], description="How each copy is proven against its source"),
-        "load_mode": Param("replace", enum=["replace", "append"], description="replace: staging table swapped in; append: add rows"),
-        "source_read_mode": Param("copy", enum=["copy", "rows"], description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
+        "nul_policy": Param(NulPolicy.STRIP.value, enum=_values(NulPolicy), description="NUL characters in text: strip (counted and reported) or fail"),
+        "verify": Param(VerifyMode.CHECKSUMS.value, enum=_values(VerifyMode), description="How each copy is proven against its source"),
+        "load_mode": Param(LoadMode.REPLACE.value, enum=_values(LoadMode), description="replace: staging table swapped in; append: add rows"),
+        "source_read_mode": Param(ReadMode.COPY.value, enum=_values(ReadMode), description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
     }  # fmt: skip
 
 
@@ -58,7 +63,11 @@ def bulk_params() -> dict[str, Param]:
     return {
         **replication_params(),
         "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="Not used: staged files need no spool (kept so one --conf fits both DAGs)"),
-        "load_mode": Param("replace", enum=["replace"], description="Bulk loads always replace (staging table swapped in)"),
+        "load_mode": Param(LoadMode.REPLACE.value, enum=[LoadMode.REPLACE.value], description="Bulk loads always replace (staging table swapped in)"),
         "partition_rows": Param(DEFAULT_PARTITION_ROWS, type="integer", minimum=1, description="Rows per partition (about)"),
         "staging_url": Param("", type="string", description="Where partitions are staged: a folder or object-storage URL; empty: $AIRFLOW_HOME/replication-staging"),
     }  # fmt: skip
+
+
+def _values(kind: type[StrEnum]) -> list[str]:
+    return [member.value for member in kind]

@@ -6,8 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from include.replication.copy.text_format import NulCharacterError, encode_row, encode_rows
-
-NUL_POLICIES = ("strip", "fail")
+from include.replication.settings import NulPolicy
 
 
 class BadValueError(ValueError):
@@ -17,9 +16,7 @@ class BadValueError(ValueError):
 class RowEncoder:
     """Encodes batches of tuples (in ``columns`` order) for one table, counting what it changes."""
 
-    def __init__(self, table: str, columns: Sequence[str], *, key: Sequence[str], nul_policy: str) -> None:
-        if nul_policy not in NUL_POLICIES:
-            raise ValueError(f"nul_policy must be one of {NUL_POLICIES}, got {nul_policy!r}")
+    def __init__(self, table: str, columns: Sequence[str], *, key: Sequence[str], nul_policy: NulPolicy) -> None:
         self.table = table
         self.columns = list(columns)
         self.key_positions = [self.columns.index(k) for k in key if k in self.columns]
@@ -56,7 +53,7 @@ class RowEncoder:
         cleaned = []
         for name, value in zip(self.columns, row, strict=True):
             if isinstance(value, str) and "\x00" in value:
-                if self.nul_policy == "fail":
+                if self.nul_policy == NulPolicy.FAIL:
                     raise BadValueError(
                         f"{self.table}.{name}: NUL character (U+0000) at {self.row_key(row)}; PostgreSQL text "
                         "cannot store it (nul_policy='fail'; 'strip' removes it and counts it)"

@@ -144,7 +144,7 @@ class SpoolStreamer:
             result.append(read(self._sink))
             self._hand_off()
             self._queue.put(_END)
-        except BaseException as error:  # noqa: BLE001 - every failure must reach the writer thread
+        except BaseException as error:  # every failure must reach the writer thread
             if self._current is not None:
                 self._release(self._current)
                 self._current = None

@@ -1,6 +1,6 @@
 """SQL Server catalog reading: the sys.* rows of one schema as SourceTables.
 
-The queries live in ``sql/mssql/*.sql`` (one per file, schema as a bound parameter) and return
+The queries live in ``sql/*.sql`` (one per file, schema as a bound parameter) and return
 the catalog's own values; turning bytes into characters and keeping precision/scale only where
 they mean something happens here, where the unit tests can feed it the real catalog rows.
 """
@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
+from include.replication.mssql.dialect import fetch_all, qualified, quote
+from include.replication.partitions import cumulative_points
 
 CATALOG_SQL: dict[str, str] = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql").glob("*.sql")}
+QUANTILE_POINTS = 200  # points of the exact distribution when the key has no statistics
 
 MAX = -1  # sys.columns.max_length of (max) types
 _LENGTH_IN_BYTES = ("char", "varchar", "binary", "varbinary")
@@ -43,22 +46,12 @@ def source_column(
     )
 
 
-def _query(cursor: Any, name: str, schema: str) -> list[tuple[Any, ...]]:
-    cursor.execute(CATALOG_SQL[name], {"schema": schema})
-    return cursor.fetchall()
-
-
 def fetch_tables(conn: Any, schema: str) -> list[SourceTable]:
     """Read every base table of ``schema`` with columns, primary key, foreign keys and indexes."""
-    cursor = conn.cursor()
-    try:
-        tables = _query(cursor, "list_tables", schema)
-        column_rows = _query(cursor, "list_columns", schema)
-        key_rows = _query(cursor, "list_primary_keys", schema)
-        foreign_rows = _query(cursor, "list_foreign_keys", schema)
-        index_rows = _query(cursor, "list_indexes", schema)
-    finally:
-        cursor.close()
+    tables, column_rows, key_rows, foreign_rows, index_rows = (
+        fetch_all(conn, CATALOG_SQL[name], {"schema": schema})
+        for name in ("list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes")
+    )
 
     columns: dict[str, list[SourceColumn]] = {}
     for table, *column in column_rows:
@@ -91,3 +84,22 @@ def fetch_tables(conn: Any, schema: str) -> list[SourceTable]:
         )
         for table, approx in tables
     ]
+
+
+def key_distribution(conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+    """(row count, [(key, cumulative rows)]) from the key's statistics histogram; exact quantiles without one."""
+    total = table.approx_rows  # sys.partitions.rows: kept current by the engine, unlike the histogram
+    steps = fetch_all(conn, CATALOG_SQL["key_histogram"], {"qualified": qualified(table), "key": key})
+    points = cumulative_points([(int(k), float(r), float(e)) for k, r, e in steps])
+    if points and points[-1][1] > 0 and total > 0:
+        scale = total / points[-1][1]  # statistics lag behind inserts: stretch them to today's count
+        return total, [(k, c * scale) for k, c in points]
+    k = quote(key)
+    rows = fetch_all(
+        conn,
+        f"SELECT q.k, q.rn FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn, COUNT_BIG(*) OVER () AS total "
+        f"FROM {qualified(table)}) AS q "
+        f"WHERE q.rn % CASE WHEN q.total / {QUANTILE_POINTS} > 0 THEN q.total / {QUANTILE_POINTS} ELSE 1 END = 0 "
+        "OR q.rn = 1 OR q.rn = q.total ORDER BY q.rn",
+    )
+    return (int(rows[-1][1]) if rows else 0), [(int(k_), float(rn)) for k_, rn in rows]

@@ -1,11 +1,9 @@
 """SQL Server via pymssql: the main source.
 
 Rows leave SQL Server through one SELECT per table or key range, with an explicit column list
-in which the types pymssql mishandles are converted on the server (``mssql_expressions``), and
-are encoded to COPY text with the shared ``RowEncoder``: the same path the PostgreSQL source
-takes in its ``rows`` mode. Catalog reading is in ``mssql_catalog``, checksum SQL in
-``mssql_checksums``. Parameters are pymssql's ``%(name)s``, always passed as a dict: pymssql
-substitutes them client side, and with a dict it touches nothing but ``%(name)s`` patterns.
+in which each value is read as its type's row in ``types.py`` says, and are encoded to COPY text
+with the shared ``RowEncoder``: the same path the PostgreSQL source takes in its ``rows`` mode.
+Catalog reading is in ``catalog.py``, checksum SQL in ``checksums.py``.
 """
 
 from __future__ import annotations
@@ -17,20 +15,22 @@ from typing import Any
 import pymssql
 
 from include.replication.copy.encoder import BadValueError, RowEncoder
-from include.replication.interfaces import BucketSum, KeyRange, ReadResult, Sink
-from include.replication.models import SourceTable, TargetColumn
-from include.replication.mssql import catalog as mssql_catalog
+from include.replication.interfaces import ReadResult, Sink
+from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
+from include.replication.mssql import catalog, types
 from include.replication.mssql.checksums import bucket_checksums_sql, row_hashes_sql
-from include.replication.mssql.dialect import qualified_name, quote, range_filter, select_list, source_columns
-from include.replication.partitions import cumulative_points
-from include.replication.postgres.source import QUANTILE_POINTS
+from include.replication.mssql.dialect import TSQL, execute, fetch_all, qualified, quote
+from include.replication.settings import NulPolicy
+from include.replication.verify import BucketSum
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "stackoverflow-replication"  # shows in sys.dm_exec_sessions.program_name for the DBA
 LOGIN_TIMEOUT_S = 30  # a wrong host fails the task in seconds, not after pymssql's default 60
 FULL_TEXTSIZE = "SET TEXTSIZE 2147483647"
-FETCH_ROWS = 1_000  # rows per fetchmany: a few MB even for 30 KB posts held as Python str (see source_postgres)
+FETCH_ROWS = (
+    1_000  # rows per fetchmany: a few MB even for 30 KB posts held as Python str (as a PostgreSQL source's FETCH)
+)
 
 
 # Keyword arguments of pymssql.connect that a connection's extras may set; Airflow extras often
@@ -76,94 +76,75 @@ def connect_mssql(
         raise ConnectionError(f"cannot connect to SQL Server {host}:{port} database {database!r} as {user!r}") from exc
 
 
-def _execute(cursor: Any, sql: str, params: dict[str, int]) -> None:
-    if params:
-        cursor.execute(sql, params)
-    else:
-        cursor.execute(sql)  # without parameters pymssql sends the text untouched, no placeholder scan
+def select_list(columns: Sequence[SourceColumn]) -> str:
+    """The SELECT list reading ``columns`` in order, converted columns keeping their names."""
+    items = []
+    for column in columns:
+        quoted = quote(column.name)
+        expression = types.read_expression(column, quoted)
+        items.append(quoted if expression == quoted else f"{expression} AS {quoted}")
+    return ", ".join(items)
 
 
 def select_sql(
     table: SourceTable, columns: Sequence[TargetColumn], key_range: KeyRange | None = None
 ) -> tuple[str, dict[str, int]]:
     """The SELECT that reads ``columns`` of ``table`` (or a key range), in key order when there is a key."""
-    where, params = range_filter(key_range)
+    where, params = TSQL.range_filter(key_range)
     order = [key_range.column] if key_range else list(table.primary_key)
     order_by = " ORDER BY " + ", ".join(quote(c) for c in order) if order else ""
-    sql = f"SELECT {select_list(source_columns(table, columns))} FROM {qualified_name(table.schema, table.name)}"
+    sql = f"SELECT {select_list(table.columns_for(columns))} FROM {qualified(table)}"
     return sql + where + order_by, params
 
 
-def _run(conn: Any, sql: str, params: dict[str, int]) -> list[tuple[Any, ...]]:
-    cursor = conn.cursor()
-    try:
-        _execute(cursor, sql, params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+class SqlServerSource:
+    """A SQL Server source over one pymssql DB-API connection (autocommit: a reader holds no transaction)."""
 
-
-class SqlServerDialect:
-    """SQL Server as a source, over a pymssql DB-API connection."""
-
-    name = "mssql"
+    engine = "mssql"
     default_schema = "dbo"
 
-    def quote(self, name: str) -> str:
-        return quote(name)
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
 
-    def fetch_tables(self, conn: Any, schema: str) -> list[SourceTable]:
+    def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema``: columns, primary key, foreign keys, indexes."""
-        return mssql_catalog.fetch_tables(conn, schema)
+        return catalog.fetch_tables(self.conn, schema)
 
-    def count_rows(self, conn: Any, table: SourceTable, key_range: KeyRange | None = None) -> int:
-        where, params = range_filter(key_range)
-        return int(
-            _run(conn, f"SELECT COUNT_BIG(*) FROM {qualified_name(table.schema, table.name)}{where}", params)[0][0]
-        )
+    def map_columns(self, table: SourceTable) -> tuple[TargetColumn, ...]:
+        """The PostgreSQL column of every SQL Server column (``types.py``)."""
+        return types.map_table(table)
 
-    def key_bounds(self, conn: Any, table: SourceTable, key: str) -> tuple[int | None, int | None]:
+    def key_distribution(self, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
+        """(row count, [(key, cumulative rows)]) from the key's statistics histogram."""
+        return catalog.key_distribution(self.conn, table, key)
+
+    def count_rows(self, table: SourceTable, key_range: KeyRange | None = None) -> int:
+        """``COUNT_BIG(*)`` of the table, or of a key range."""
+        where, params = TSQL.range_filter(key_range)
+        return int(fetch_all(self.conn, f"SELECT COUNT_BIG(*) FROM {qualified(table)}{where}", params)[0][0])
+
+    def key_bounds(self, table: SourceTable, key: str) -> tuple[int | None, int | None]:
+        """``(MIN(key), MAX(key))``, both None for an empty table."""
         k = quote(key)
-        low, high = _run(conn, f"SELECT MIN({k}), MAX({k}) FROM {qualified_name(table.schema, table.name)}", {})[0]
+        low, high = fetch_all(self.conn, f"SELECT MIN({k}), MAX({k}) FROM {qualified(table)}")[0]
         return low, high
-
-    def key_distribution(self, conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-        """(row count, [(key, cumulative rows)]) from the key's statistics histogram; exact quantiles without one."""
-        total = table.approx_rows  # sys.partitions.rows: kept current by the engine, unlike the histogram
-        params = {"qualified": qualified_name(table.schema, table.name), "key": key}
-        steps = _run(conn, mssql_catalog.CATALOG_SQL["key_histogram"], params)
-        points = cumulative_points([(int(k), float(r), float(e)) for k, r, e in steps])
-        if points and points[-1][1] > 0 and total > 0:
-            scale = total / points[-1][1]  # statistics lag behind inserts: stretch them to today's count
-            return total, [(k, c * scale) for k, c in points]
-        k = quote(key)
-        rows = _run(
-            conn,
-            f"SELECT q.k, q.rn FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn, COUNT_BIG(*) OVER () AS total "
-            f"FROM {qualified_name(table.schema, table.name)}) AS q "
-            f"WHERE q.rn % CASE WHEN q.total / {QUANTILE_POINTS} > 0 THEN q.total / {QUANTILE_POINTS} ELSE 1 END = 0 "
-            "OR q.rn = 1 OR q.rn = q.total ORDER BY q.rn",
-            {},
-        )
-        return (int(rows[-1][1]) if rows else 0), [(int(k_), float(rn)) for k_, rn in rows]
 
     def stream_rows(
         self,
-        conn: Any,
         table: SourceTable,
         columns: Sequence[TargetColumn],
         sink: Sink,
         *,
-        nul_policy: str,
+        nul_policy: NulPolicy,
         key_range: KeyRange | None = None,
     ) -> ReadResult:
         """Write the rows as COPY text lines to ``sink``, one call per fetched batch."""
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         sql, params = select_sql(table, columns, key_range)
-        cursor = conn.cursor()
+        cursor = self.conn.cursor()
         after = "the start of the table"
         try:
-            _execute(cursor, sql, params)
+            execute(cursor, sql, params)
             # pymssql reads the result from the connection as fetchmany asks: memory stays one batch
             while rows := _fetch(cursor, table, after):
                 sink(encoder.encode(rows))
@@ -174,32 +155,35 @@ class SqlServerDialect:
 
     def bucket_checksums(
         self,
-        conn: Any,
         table: SourceTable,
         columns: Sequence[TargetColumn],
         *,
         key: str | None,
         width: int,
-        nul_policy: str,
+        nul_policy: NulPolicy,
         key_range: KeyRange | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
         sql, params = bucket_checksums_sql(
             table, columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
         )
-        return {int(bucket): BucketSum(int(rows), int(total)) for bucket, rows, total in _run(conn, sql, params)}
+        return {
+            int(bucket): BucketSum(int(rows), int(total)) for bucket, rows, total in fetch_all(self.conn, sql, params)
+        }
 
     def row_hashes(
         self,
-        conn: Any,
         table: SourceTable,
         columns: Sequence[TargetColumn],
         *,
         key: str,
         low: int,
         high: int,
-        nul_policy: str,
+        nul_policy: NulPolicy,
     ) -> dict[Any, str]:
         """``{key: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
         sql, params = row_hashes_sql(table, columns, key=key, low=low, high=high, nul_policy=nul_policy)
-        return dict(_run(conn, sql, params))
+        return dict(fetch_all(self.conn, sql, params))
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,37 +1,59 @@
-"""Source column types to PostgreSQL 16 target types: one declarative row per SQL Server type.
+"""SQL Server types, one row each: the PostgreSQL type, how a value is read, how it is hashed for verification.
 
-PostgreSQL sources keep their types unchanged. An unknown type fails before any data moves,
-naming table, column and type (``UnsupportedTypeError``).
+The shape of pgloader's cast rules (``src/sources/mssql/mssql-cast-rules.lisp``): everything this
+project knows about a type is on its row. An unknown type fails before any data moves, naming
+table, column and type (``UnsupportedTypeError``).
+
+``read`` is the T-SQL that reads the value, ``{col}`` the quoted column. pymssql (2.4.6, over
+FreeTDS) returns most types faithfully; the ones read as something else are read so in every TDS
+version:
+
+- ``datetime2``, ``time``: ISO text truncated (not rounded) to 6 fraction digits. pymssql fails
+  on ``9999-12-31 23:59:59.9999999`` ("hour must be in 0..23", pymssql issues #662, #695, #792),
+  and under TDS < 7.3 these types arrive as strings anyway (pymssql 2.1.4 changelog). PostgreSQL
+  keeps microseconds, and truncation keeps ``...59.999999`` in range where rounding would step
+  into year 10000.
+- ``datetimeoffset``: the UTC instant, ``YYYY-MM-DD HH:MM:SS.ffffff+00`` (truncated like
+  datetime2), which PostgreSQL parses into ``timestamptz``. pymssql returned the raw TDS bytes
+  under TDS 7.3 until 2024 (issue #649) and a string under TDS < 7.3; decoding bytes would tie us
+  to one layout. Styles 126/127 drop an all-zero fraction and keep 7 digits, which PostgreSQL
+  would round; the fixed-width text here is also the checksum's canonical text, unchanged.
+- ``money``/``smallmoney``: ``decimal(19,4)``/``decimal(10,4)``. pymssql renders money through
+  FreeTDS ``dbconvert`` to text, which prints two fraction digits when the context's
+  ``money_use_2_digits`` is set (FreeTDS issue #237, ``src/tds/convert.c``).
+- ``xml``, ``sql_variant``, CLR types: as text; no Python driver returns them usefully.
+
+Read natively, and exact: ``datetime`` (FreeTDS ``tds_datecrack`` rounds the 1/300 s tick to the
+millisecond SQL Server displays: ``((ticks % 300) * 1000 + 150) / 300``), ``uniqueidentifier``
+(``uuid.UUID(bytes_le=...)`` in ``_mssql.pyx``: display order), decimal (``Decimal`` of
+FreeTDS's text, all ``s`` digits), bit (``bool``), tinyint (unsigned), binary types (``bytes``).
+
+``canonical`` is the T-SQL of the value's canonical text (the contract in ``verify.py``): what
+PostgreSQL prints for the mapped target type. ``{col}`` is the column, ``{value}`` the read
+expression, ``{text}`` and ``{padded_text}`` the value's UTF-8 text (``mssql/checksums.py``
+builds them), padded_text without the trailing spaces ``char(n)`` pads with, as PostgreSQL's
+``::text`` drops them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
+from include.replication.plan import UnsupportedTypeError
 
-MAX_LENGTH = -1  # varchar(max) and friends, as INFORMATION_SCHEMA reports them
+MAX_LENGTH = -1  # varchar(max) and friends, as the catalog reports them
 PG_MAX_FRACTIONAL_DIGITS = 6  # PostgreSQL time/timestamp stop at microseconds; SQL Server goes to 100 ns
 
 
-class UnsupportedTypeError(ValueError):
-    """A source column whose type this project cannot replicate (or that the user opted out of converting)."""
-
-
 @dataclass(frozen=True)
-class TypeRule:
-    """How one SQL Server type lands in PostgreSQL.
-
-    ``target`` builds the PostgreSQL type from the column. ``source_expression``, when set, is a
-    T-SQL expression template (``{col}`` is the quoted column) that converts the value on the
-    source side, for types no Python driver returns usefully; such columns need
-    ``convert_special_types`` (the default) or fail with a clear error.
-    """
+class SqlServerType:
+    """How one SQL Server type is copied: its PostgreSQL type, how it is read, how it is hashed."""
 
     target: Callable[[SourceColumn], str]
-    source_expression: str | None = None
+    canonical: str
+    read: str = "{col}"
 
 
 def _fixed(pg_type: str) -> Callable[[SourceColumn], str]:
@@ -60,94 +82,83 @@ def _float(column: SourceColumn) -> str:
     return "real" if column.precision is not None and column.precision <= 24 else "double precision"
 
 
-SQLSERVER_TYPES: dict[str, TypeRule] = {
-    "bit": TypeRule(_fixed("boolean")),
-    "tinyint": TypeRule(_fixed("smallint")),  # 0..255; PostgreSQL has no one-byte integer
-    "smallint": TypeRule(_fixed("smallint")),
-    "int": TypeRule(_fixed("integer")),
-    "bigint": TypeRule(_fixed("bigint")),
-    "decimal": TypeRule(_numeric),
-    "numeric": TypeRule(_numeric),
-    "money": TypeRule(_fixed("numeric(19,4)")),  # PostgreSQL money is locale-dependent: exact numeric instead
-    "smallmoney": TypeRule(_fixed("numeric(10,4)")),
-    "float": TypeRule(_float),
-    "real": TypeRule(_fixed("real")),
-    "date": TypeRule(_fixed("date")),
-    "time": TypeRule(lambda c: f"time({_fraction(c)})"),
-    "datetime": TypeRule(_fixed("timestamp(3)")),  # 1/300 s ticks fit in milliseconds
-    "smalldatetime": TypeRule(_fixed("timestamp(0)")),
-    "datetime2": TypeRule(lambda c: f"timestamp({_fraction(c)})"),
-    "datetimeoffset": TypeRule(_fixed("timestamptz")),  # the instant is kept; the original offset is not
-    "char": TypeRule(_string("char")),
-    "nchar": TypeRule(_string("char")),
-    "varchar": TypeRule(_string("varchar")),
-    "nvarchar": TypeRule(_string("varchar")),
-    "sysname": TypeRule(_fixed("varchar(128)")),  # alias of nvarchar(128), used in catalog-like tables
-    "text": TypeRule(_fixed("text")),
-    "ntext": TypeRule(_fixed("text")),
-    "binary": TypeRule(_fixed("bytea")),
-    "varbinary": TypeRule(_fixed("bytea")),
-    "image": TypeRule(_fixed("bytea")),
-    "rowversion": TypeRule(_fixed("bytea")),
-    "timestamp": TypeRule(_fixed("bytea")),  # SQL Server's "timestamp" is rowversion, not a date
-    "uniqueidentifier": TypeRule(_fixed("uuid")),  # the driver returns a UUID in display byte order
-    "xml": TypeRule(_fixed("xml"), "CONVERT(nvarchar(max), {col})"),
-    "sql_variant": TypeRule(_fixed("text"), "CONVERT(nvarchar(4000), {col})"),
-    "hierarchyid": TypeRule(_fixed("text"), "{col}.ToString()"),  # canonical path such as /1/3/
-    "geography": TypeRule(_fixed("text"), "{col}.STAsText()"),  # WKT; the SRID is not carried
-    "geometry": TypeRule(_fixed("text"), "{col}.STAsText()"),
+# Read expressions. Widening to datetime2(7)/time(7) is exact and makes style 121 print a fixed
+# width; LEFT cuts the 7th fraction digit (truncation, see above). Converting datetimeoffset to
+# datetime2 keeps the local clock and drops the offset, so it goes to UTC first.
+TIMESTAMP_TEXT = "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), {col}), 121), 26)"
+TIME_TEXT = "LEFT(CONVERT(varchar(16), CONVERT(time(7), {col}), 121), 15)"
+UTC_TEXT = TIMESTAMP_TEXT.format(col="SWITCHOFFSET({col}, '+00:00')") + " + '+00'"
+
+# Canonical texts shared by several rows
+DIGITS = "CONVERT(varchar(20), {col})"
+DECIMAL = "CONVERT(varchar(41), {value})"  # plain digits, exactly `scale` of them after the point
+FLOAT_BITS = "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, {col})), 2))"
+HEX = "LOWER(CONVERT(varchar(max), CONVERT(varbinary(max), {col}), 2))"
+AS_READ = "{value}"  # the read text already is the canonical text
+TEXT = "{text}"
+PADDED_TEXT = "{padded_text}"
+
+SQLSERVER_TYPES: dict[str, SqlServerType] = {
+    "bit": SqlServerType(_fixed("boolean"), "CASE WHEN {col} = 1 THEN 't' ELSE 'f' END"),
+    "tinyint": SqlServerType(_fixed("smallint"), DIGITS),  # 0..255; PostgreSQL has no one-byte integer
+    "smallint": SqlServerType(_fixed("smallint"), DIGITS),
+    "int": SqlServerType(_fixed("integer"), DIGITS),
+    "bigint": SqlServerType(_fixed("bigint"), DIGITS),
+    "decimal": SqlServerType(_numeric, DECIMAL),
+    "numeric": SqlServerType(_numeric, DECIMAL),
+    # PostgreSQL money is locale-dependent: exact numeric instead
+    "money": SqlServerType(_fixed("numeric(19,4)"), DECIMAL, read="CONVERT(decimal(19,4), {col})"),
+    "smallmoney": SqlServerType(_fixed("numeric(10,4)"), DECIMAL, read="CONVERT(decimal(10,4), {col})"),
+    "float": SqlServerType(_float, FLOAT_BITS),
+    "real": SqlServerType(_fixed("real"), FLOAT_BITS),
+    "date": SqlServerType(_fixed("date"), "CONVERT(varchar(10), {col}, 23)"),
+    "time": SqlServerType(lambda c: f"time({_fraction(c)})", AS_READ, read=TIME_TEXT),
+    # 1/300 s ticks fit in milliseconds; hashed from style 121, never via datetime2 (.997 -> .9966667)
+    "datetime": SqlServerType(_fixed("timestamp(3)"), "CONVERT(varchar(23), {col}, 121) + '000'"),
+    "smalldatetime": SqlServerType(_fixed("timestamp(0)"), "CONVERT(varchar(19), {col}, 120) + '.000000'"),
+    "datetime2": SqlServerType(lambda c: f"timestamp({_fraction(c)})", AS_READ, read=TIMESTAMP_TEXT),
+    # the instant is kept; the original offset is not
+    "datetimeoffset": SqlServerType(_fixed("timestamptz"), AS_READ, read=UTC_TEXT),
+    "char": SqlServerType(_string("char"), PADDED_TEXT),
+    "nchar": SqlServerType(_string("char"), PADDED_TEXT),
+    "varchar": SqlServerType(_string("varchar"), TEXT),
+    "nvarchar": SqlServerType(_string("varchar"), TEXT),
+    "sysname": SqlServerType(_fixed("varchar(128)"), TEXT),  # alias of nvarchar(128), in catalog-like tables
+    "text": SqlServerType(_fixed("text"), TEXT),
+    "ntext": SqlServerType(_fixed("text"), TEXT),
+    "binary": SqlServerType(_fixed("bytea"), HEX),
+    "varbinary": SqlServerType(_fixed("bytea"), HEX),
+    "image": SqlServerType(_fixed("bytea"), HEX),
+    "rowversion": SqlServerType(_fixed("bytea"), HEX),
+    "timestamp": SqlServerType(_fixed("bytea"), HEX),  # SQL Server's "timestamp" is rowversion, not a date
+    "uniqueidentifier": SqlServerType(_fixed("uuid"), "LOWER(CONVERT(varchar(36), {col}))"),  # display byte order
+    "xml": SqlServerType(_fixed("xml"), TEXT, read="CONVERT(nvarchar(max), {col})"),
+    "sql_variant": SqlServerType(_fixed("text"), TEXT, read="CONVERT(nvarchar(4000), {col})"),
+    "hierarchyid": SqlServerType(_fixed("text"), TEXT, read="{col}.ToString()"),  # canonical path such as /1/3/
+    "geography": SqlServerType(_fixed("text"), TEXT, read="{col}.STAsText()"),  # WKT; the SRID is not carried
+    "geometry": SqlServerType(_fixed("text"), TEXT, read="{col}.STAsText()"),
 }
 
 
-def map_sqlserver_column(table: str, column: SourceColumn, *, convert_special_types: bool = True) -> TargetColumn:
-    """Return the PostgreSQL column for one SQL Server column, or raise ``UnsupportedTypeError``."""
+def type_of(column: SourceColumn, *, table: str = "") -> SqlServerType:
+    """The row for ``column``'s type, or ``UnsupportedTypeError`` naming table, column and type."""
     rule = SQLSERVER_TYPES.get(column.data_type.lower())
     if rule is None:
-        raise UnsupportedTypeError(
-            f"{table}.{column.name}: SQL Server type {column.data_type!r} has no PostgreSQL mapping"
-        )
-    if rule.source_expression and column.data_type.lower() != "xml" and not convert_special_types:
-        raise UnsupportedTypeError(
-            f"{table}.{column.name}: SQL Server type {column.data_type!r} needs a source-side conversion "
-            f"({rule.source_expression.format(col=column.name)}) and convert_special_types is off"
-        )
-    return TargetColumn(column.name, rule.target(column), column.nullable, column.identity)
+        where = f"{table}.{column.name}" if table else column.name
+        raise UnsupportedTypeError(f"{where}: SQL Server type {column.data_type!r} has no PostgreSQL mapping")
+    return rule
 
 
-def sqlserver_source_expression(column: SourceColumn, quoted: str) -> str | None:
-    """The T-SQL expression that reads ``column`` (already quoted) when the type needs conversion."""
-    rule = SQLSERVER_TYPES.get(column.data_type.lower())
-    return rule.source_expression.format(col=quoted) if rule and rule.source_expression else None
+def map_column(table: str, column: SourceColumn) -> TargetColumn:
+    """The PostgreSQL column for one SQL Server column."""
+    return TargetColumn(column.name, type_of(column, table=table).target(column), column.nullable, column.identity)
 
 
-# Types a PostgreSQL source may have that this project knows how to verify and copy. Anything
-# else (user-defined types, arrays of composites, ...) fails early rather than mid-copy.
-_POSTGRES_BASE_TYPES = (
-    "smallint", "integer", "bigint", "numeric", "real", "double precision", "boolean",
-    "text", "character varying", "character", "bytea", "uuid", "xml", "json", "jsonb",
-    "date", "time without time zone", "time with time zone",
-    "timestamp without time zone", "timestamp with time zone", "interval",
-)  # fmt: skip
+def map_table(table: SourceTable) -> tuple[TargetColumn, ...]:
+    """Every column of ``table``; all errors before any data moves."""
+    return tuple(map_column(table.qualified, c) for c in table.columns)
 
 
-_TYPE_MODIFIERS = re.compile(r"\(\d+(,\d+)?\)")
-
-
-def map_postgres_column(table: str, column: SourceColumn) -> TargetColumn:
-    """PostgreSQL to PostgreSQL keeps the type; unknown types fail naming table, column and type."""
-    # format_type() text: drop the modifiers, "timestamp(3) without time zone" -> "timestamp without time zone"
-    base = _TYPE_MODIFIERS.sub("", column.data_type).removesuffix("[]").strip()
-    if base not in _POSTGRES_BASE_TYPES:
-        raise UnsupportedTypeError(f"{table}.{column.name}: PostgreSQL type {column.data_type!r} is not supported")
-    return TargetColumn(column.name, column.data_type, column.nullable, column.identity)
-
-
-def map_table(table: SourceTable, *, dialect: str, convert_special_types: bool = True) -> tuple[TargetColumn, ...]:
-    """Map every column of ``table`` for ``dialect`` ('mssql' or 'postgres'); all errors before any data moves."""
-    if dialect == "mssql":
-        return tuple(
-            map_sqlserver_column(table.qualified, c, convert_special_types=convert_special_types) for c in table.columns
-        )
-    if dialect == "postgres":
-        return tuple(map_postgres_column(table.qualified, c) for c in table.columns)
-    raise ValueError(f"unknown source dialect {dialect!r}")
+def read_expression(column: SourceColumn, quoted: str) -> str:
+    """The T-SQL that reads ``column`` (``quoted``: its quoted, possibly qualified, name)."""
+    return type_of(column).read.format(col=quoted)

@@ -5,7 +5,7 @@ socket reads and dispatches it through its handler table to ``stream.write``: ab
 Python per row, so a narrow table of 1,014,336 Votes took 1.01 s to read where ``psql`` takes
 0.38 s; this reader takes 0.38 s (``bench/copy_out.py``). Here the socket is read in blocks of up
 to 1 MiB and the rows are cut out of each block in one tight loop; rows leave as joined chunks of
-about ``CHUNK_BYTES``.
+about ``SINK_BYTES``.
 
 Only the CopyData path is ours. Every other message (CopyOutResponse, ErrorResponse, notices,
 CommandComplete, ReadyForQuery) goes to pg8000's own handler, so errors are raised as pg8000
@@ -23,7 +23,7 @@ from pg8000.exceptions import InterfaceError
 from pg8000.native import Connection
 
 READ_BYTES = 1 << 20
-CHUNK_BYTES = 1 << 18
+SINK_BYTES = 1 << 18  # rows go to the sink in joined blocks of about this size
 _COPY_DATA = ord("d")
 _READY_FOR_QUERY = ord("Z")
 
@@ -70,7 +70,7 @@ def copy_out(conn: Connection, sql: str, sink: Callable[[bytes], None]) -> int:
                         raise context.error
                     return rows
             pos = end
-            if pending >= CHUNK_BYTES:
+            if pending >= SINK_BYTES:
                 sink(b"".join(parts))
                 parts, pending = [], 0
         buffer = buffer[pos:]

@@ -1,8 +1,8 @@
-"""PostgreSQL target DDL: tables, staging tables, keys, indexes and the atomic swap.
+"""PostgreSQL target DDL as text: tables, staging names, keys, indexes, the swap, identity alignment.
 
-Every identifier goes through ``source_postgres.quote``. PostgreSQL truncates identifiers at 63
-bytes, so derived names (staging tables, constraint names) are shortened with a hash suffix
-instead of silently colliding.
+Every identifier goes through ``dialect.quote``. PostgreSQL truncates identifiers at 63 bytes,
+so derived names (staging tables, constraint names) are shortened with a hash suffix instead of
+silently colliding.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from include.replication.models import Index, TargetColumn
-from include.replication.postgres.source import qualified_name, quote
+from include.replication.models import Index, TableName, TargetColumn
+from include.replication.postgres.dialect import qualified, quote
 
 PG_MAX_IDENTIFIER_BYTES = 63
 STAGING_SUFFIX = "__staging"
+KEY_SUFFIX = "_pkey"
 
 
 def derived_name(base: str, suffix: str) -> str:
@@ -28,57 +29,67 @@ def derived_name(base: str, suffix: str) -> str:
     return f"{trimmed}_{digest}{suffix}"
 
 
-def staging_name(table: str) -> str:
-    return derived_name(table, STAGING_SUFFIX)
+def staging_table(table: TableName) -> TableName:
+    """``<table>__staging`` in the same schema."""
+    return TableName(table.schema, derived_name(table.name, STAGING_SUFFIX))
 
 
-def create_table_sql(schema: str, table: str, columns: Sequence[TargetColumn], *, if_not_exists: bool = False) -> str:
+def create_table_sql(table: TableName, columns: Sequence[TargetColumn]) -> str:
     """``CREATE TABLE`` with identity columns as ``GENERATED ALWAYS AS IDENTITY`` (COPY still writes ids)."""
     lines = []
     for column in columns:
-        line = f"{quote(column.name)} {column.pg_type}"
+        line = f"{quote(column.name)} {column.data_type}"
         if column.identity:
             line += " GENERATED ALWAYS AS IDENTITY"
         if not column.nullable:
             line += " NOT NULL"
         lines.append(line)
-    exists = "IF NOT EXISTS " if if_not_exists else ""
-    return f"CREATE TABLE {exists}{qualified_name(schema, table)} ({', '.join(lines)})"
+    return f"CREATE TABLE {qualified(table)} ({', '.join(lines)})"
 
 
-def primary_key_sql(schema: str, table: str, key: Sequence[str], *, name: str) -> str:
+def primary_key_sql(table: TableName, key: Sequence[str], *, name: str) -> str:
     columns = ", ".join(quote(c) for c in key)
-    return f"ALTER TABLE {qualified_name(schema, table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({columns})"
+    return f"ALTER TABLE {qualified(table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({columns})"
 
 
-def index_sql(schema: str, table: str, index: Index, *, name: str) -> str:
+def index_sql(table: TableName, index: Index, *, name: str) -> str:
     unique = "UNIQUE " if index.unique else ""
     columns = ", ".join(quote(c) for c in index.columns)
-    return f"CREATE {unique}INDEX {quote(name)} ON {qualified_name(schema, table)} ({columns})"
+    return f"CREATE {unique}INDEX {quote(name)} ON {qualified(table)} ({columns})"
 
 
-def swap_sql(schema: str, table: str, *, staging: str, key_name: str | None) -> list[str]:
+def staging_index_name(index: Index) -> str:
+    """A staging table's copy of ``index``: renamed to the index's own name by the swap."""
+    return derived_name(index.name, STAGING_SUFFIX)
+
+
+def swap_sql(staging: TableName, table: TableName, *, indexes: Sequence[Index], has_key: bool) -> list[str]:
     """Statements that replace ``table`` by ``staging`` (run inside the load's transaction).
 
-    The identity sequence keeps the staging table's name; ``load.py`` renames it with the name
+    The identity sequence keeps the staging table's name; the target renames it with the name
     the server reports (PostgreSQL's own truncation rules decide it).
     """
     statements = [
-        f"DROP TABLE IF EXISTS {qualified_name(schema, table)}",
-        f"ALTER TABLE {qualified_name(schema, staging)} RENAME TO {quote(table)}",
+        f"DROP TABLE IF EXISTS {qualified(table)}",
+        f"ALTER TABLE {qualified(staging)} RENAME TO {quote(table.name)}",
     ]
-    if key_name:
-        staging_key = derived_name(staging, "_pkey")
-        statements.append(f"ALTER INDEX {qualified_name(schema, staging_key)} RENAME TO {quote(key_name)}")
+    if has_key:
+        staging_key = TableName(table.schema, derived_name(staging.name, KEY_SUFFIX))
+        statements.append(
+            f"ALTER INDEX {qualified(staging_key)} RENAME TO {quote(derived_name(table.name, KEY_SUFFIX))}"
+        )
+    for index in indexes:
+        staged = TableName(table.schema, staging_index_name(index))
+        statements.append(f"ALTER INDEX {qualified(staged)} RENAME TO {quote(index.name)}")
     return statements
 
 
-def align_identity_sql(schema: str, table: str, column: str) -> tuple[str, dict[str, str]]:
+def align_identity_sql(table: TableName, column: str) -> tuple[str, dict[str, str]]:
     """SQL and parameters moving the identity past max(column); next value 1 when no value is positive."""
     col = quote(column)
     sql = (
         "SELECT setval(pg_get_serial_sequence(:qualified, :column), "
         f"greatest(coalesce(max({col}), 1), 1), coalesce(max({col}), 0) >= 1) "
-        f"FROM {qualified_name(schema, table)}"
+        f"FROM {qualified(table)}"
     )
-    return sql, {"qualified": qualified_name(schema, table), "column": column}
+    return sql, {"qualified": qualified(table), "column": column}

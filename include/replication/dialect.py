@@ -1,0 +1,59 @@
+"""What every engine's SQL spelling shares: key-range filters and key buckets, built on one quote function.
+
+Each engine subclasses ``SqlDialect`` with its quoting and its placeholder syntax
+(``postgres/dialect.py``, ``mssql/dialect.py``); everything here is written once for both.
+No value is ever formatted into SQL text: bounds are bound parameters, or, where a statement
+takes none (PostgreSQL's COPY), rendered from Python ints and nothing else.
+"""
+
+from __future__ import annotations
+
+from include.replication.models import KeyRange, TableName
+
+
+class SqlDialect:
+    """How one engine spells identifiers, parameters and the integer arithmetic of key buckets."""
+
+    def quote(self, name: str) -> str:
+        """Quote one identifier: the only way a name reaches SQL text."""
+        raise NotImplementedError
+
+    def placeholder(self, name: str) -> str:
+        """The driver's spelling of the bound parameter ``name``."""
+        raise NotImplementedError
+
+    def as_bigint(self, expression: str) -> str:
+        """``expression`` as a 64-bit integer (key buckets must not overflow a 32-bit key type)."""
+        return expression
+
+    def qualified(self, table: TableName) -> str:
+        """``schema.name``, both quoted."""
+        return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+
+    def range_filter(
+        self, key_range: KeyRange | None, *, alias: str = "", literal: bool = False
+    ) -> tuple[str, dict[str, int]]:
+        """`` WHERE key >= low AND key < high`` for the bounds given, and their parameters.
+
+        ``literal`` renders the bounds as integer literals, for statements that take no
+        parameters; they come from ``int()``, never from text.
+        """
+        if key_range is None:
+            return "", {}
+        key = alias + self.quote(key_range.column)
+        clauses, params = [], {}
+        for name, operator, bound in (("low", ">=", key_range.low), ("high", "<", key_range.high)):
+            if bound is None:
+                continue
+            if literal:
+                clauses.append(f"{key} {operator} {int(bound)}")
+            else:
+                clauses.append(f"{key} {operator} {self.placeholder(name)}")
+                params[name] = int(bound)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def bucket(self, key: str, width: int) -> str:
+        """``floor(key / width)`` in integer arithmetic, the same on every engine (``key`` is SQL)."""
+        k, w = self.as_bigint(key), int(width)
+        # (-1 - k) rather than (-k - 1): -k overflows for the smallest integer of the type
+        return f"CASE WHEN {k} >= 0 THEN {k} / {w} ELSE -((-1 - {k}) / {w}) - 1 END"

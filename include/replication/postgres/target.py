@@ -1,0 +1,128 @@
+"""PostgreSQL via pg8000 as the target: the steps of a staged load, in PostgreSQL's SQL.
+
+``load.py`` decides their order and the transaction around them; each method here is one step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Sequence
+from contextlib import contextmanager
+
+from pg8000.native import Connection
+
+from include.replication.models import Index, KeyRange, TableName, TargetColumn, identity_column
+from include.replication.plan import PlanError
+from include.replication.postgres import ddl
+from include.replication.postgres.dialect import POSTGRES, PostgresChecksums, prepare_session, qualified, quote
+
+
+class PostgresTarget(PostgresChecksums):
+    """A PostgreSQL target over one pg8000 native connection; the session's text settings pinned on creation."""
+
+    engine = "postgres"
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        prepare_session(conn)
+
+    @contextmanager
+    def transaction(self) -> Generator[None, None, None]:
+        """One transaction: COMMIT on success; on any failure a rollback (or a closed connection) and re-raise."""
+        self.conn.run("BEGIN")
+        try:
+            yield
+            self.conn.run("COMMIT")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    def _rollback_quietly(self) -> None:
+        # After a failure mid-COPY the connection may be unusable; the server rolls back on close.
+        try:
+            self.conn.run("ROLLBACK")
+        except Exception:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create ``schema`` if it is missing (needs CREATE on the database; says so if not allowed)."""
+        if self.conn.run("SELECT 1 FROM pg_namespace WHERE nspname = :s", s=schema):
+            return
+        try:
+            self.conn.run(f"CREATE SCHEMA {quote(schema)}")
+        except Exception as exc:
+            raise PlanError(f"target schema {schema!r} does not exist and could not be created: {exc}") from exc
+
+    def exists(self, table: TableName) -> bool:
+        return self.conn.run("SELECT to_regclass(:name) IS NOT NULL", name=qualified(table))[0][0]
+
+    def staging_table(self, table: TableName) -> TableName:
+        return ddl.staging_table(table)
+
+    def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
+        if replace:
+            self.conn.run(f"DROP TABLE IF EXISTS {qualified(table)}")
+        self.conn.run(ddl.create_table_sql(table, columns))
+
+    def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
+        """The primary key, named ``<table>_pkey`` (a staging table's key is renamed by the swap)."""
+        self.conn.run(ddl.primary_key_sql(table, key, name=ddl.derived_name(table.name, ddl.KEY_SUFFIX)))
+
+    def create_indexes(self, table: TableName, indexes: Sequence[Index]) -> None:
+        for index in indexes:
+            self.conn.run(ddl.index_sql(table, index, name=ddl.staging_index_name(index)))
+
+    def copy_in(
+        self, table: TableName, columns: Sequence[TargetColumn], chunks: Iterable[bytes], *, fresh: bool
+    ) -> int:
+        """``COPY ... FROM STDIN``; returns the rows the server loaded."""
+        column_list = ", ".join(quote(c.name) for c in columns)
+        # FREEZE: the table was created in this transaction, so rows can be written already frozen
+        # (no later VACUUM rewrite of every page); a table that existed before cannot take it.
+        options = " WITH (FREEZE)" if fresh else ""
+        self.conn.run(f"COPY {qualified(table)} ({column_list}) FROM STDIN{options}", stream=chunks)
+        return self.conn.row_count
+
+    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+        if key_range is None:  # the whole table
+            self.conn.run(f"TRUNCATE {qualified(table)}")
+            return
+        where, params = POSTGRES.range_filter(key_range)
+        self.conn.run(f"DELETE FROM {qualified(table)}{where}", **params)
+
+    def swap(
+        self,
+        staging: TableName,
+        table: TableName,
+        *,
+        columns: Sequence[TargetColumn],
+        indexes: Sequence[Index],
+        has_key: bool,
+    ) -> None:
+        """Drop ``table``, rename ``staging`` with its key, indexes and identity sequence; align identity; ANALYZE."""
+        sequence = self._identity_sequence(staging, columns)
+        for statement in ddl.swap_sql(staging, table, indexes=indexes, has_key=has_key):
+            self.conn.run(statement)
+        if sequence:
+            new_name = ddl.derived_name(table.name, "_" + identity_column(columns) + "_seq")
+            self.conn.run(f"ALTER SEQUENCE {sequence} RENAME TO {quote(new_name)}")
+            self.align_identity(table, columns)
+        self.conn.run(f"ANALYZE {qualified(table)}")
+
+    def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
+        column = identity_column(columns)
+        if column:
+            sql, params = ddl.align_identity_sql(table, column)
+            self.conn.run(sql, **params)
+
+    def _identity_sequence(self, table: TableName, columns: Sequence[TargetColumn]) -> str | None:
+        """The identity sequence's name as the server quotes it (safe to splice: it is the server's own)."""
+        column = identity_column(columns)
+        if not column:
+            return None
+        return self.conn.run("SELECT pg_get_serial_sequence(:t, :c)", t=qualified(table), c=column)[0][0]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,154 @@
+"""What a run did, per table and per partition, and the run summary built from those reports.
+
+Tasks return these records as plain dicts (XCom); ``run_summary`` receives them back and writes
+the tables an operator reads in the ``summarize`` task's log.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from include.replication.partitions import Partition
+from include.replication.settings import MB
+from include.replication.verify import TableVerification
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / MB if sys.platform == "darwin" else peak / 1024, 1)
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """What one table load did: the run summary's row."""
+
+    table: str
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    spilled_bytes: int = 0
+    nul_stripped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """One table's outcome: the run summary row and its verification."""
+
+    stats: TableStats
+    verification: TableVerification
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableReport:
+        return cls(TableStats(**data["stats"]), TableVerification.from_dict(data["verification"]))
+
+
+@dataclass(frozen=True)
+class PartitionReport:
+    """One partition of the bulk DAG: staged by its extract task, then loaded by its load task."""
+
+    partition: Partition
+    path: str
+    rows: int
+    bytes: int
+    nul_stripped: dict[str, int]
+    extract_seconds: float
+    extract_peak_mb: float
+    load_seconds: float = 0.0
+    load_peak_mb: float = 0.0
+
+    def loaded(self, *, seconds: float, peak_mb: float) -> PartitionReport:
+        """This report with its load task's figures."""
+        return replace(self, load_seconds=seconds, load_peak_mb=peak_mb)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartitionReport:
+        return cls(**{**data, "partition": Partition.from_dict(data["partition"])})
+
+
+def with_partitions(report: TableReport, partitions: Sequence[PartitionReport]) -> TableReport:
+    """Bulk DAG: a table's bytes, seconds, peak memory and NUL counts include its partitions' tasks."""
+    mine = [p for p in partitions if p.partition.table == report.stats.table.split(".", 1)[-1]]
+    if not mine:
+        return report
+    stats = report.stats
+    stripped = Counter(stats.nul_stripped)
+    for p in mine:
+        stripped.update(p.nul_stripped)
+    return replace(
+        report,
+        stats=replace(
+            stats,
+            bytes=sum(p.bytes for p in mine),
+            seconds=round(stats.seconds + sum(p.extract_seconds + p.load_seconds for p in mine), 3),
+            peak_memory_mb=max([stats.peak_memory_mb, *(max(p.extract_peak_mb, p.load_peak_mb) for p in mine)]),
+            nul_stripped=dict(stripped),
+        ),
+    )
+
+
+def run_summary(reports: Sequence[TableReport], partitions: Sequence[PartitionReport] = ()) -> dict[str, Any]:
+    """The run's summary for XCom: every table's report, the partitions, totals."""
+    return {
+        "tables": [r.to_dict() for r in reports],
+        "partitions": [p.to_dict() for p in partitions],
+        "totals": {
+            "tables": len(reports),
+            "rows": sum(r.stats.rows for r in reports),
+            "bytes": sum(r.stats.bytes for r in reports),
+            "all_verified": all(r.verification.ok for r in reports),
+        },
+    }
+
+
+def verification_table(results: Sequence[TableVerification]) -> str:
+    """The run's verification table: per table source rows, target rows, checksum match."""
+    lines = [f"{'table':<28}{'source rows':>14}{'target rows':>14}  {'checksum':<10}{'result'}"]
+    for r in results:
+        checksum = {True: "match", False: "DIFFERS", None: "-"}[r.checksum_match]
+        lines.append(
+            f"{r.table:<28}{r.source_rows:>14,}{r.target_rows:>14,}  {checksum:<10}{'ok' if r.ok else 'FAILED'}"
+        )
+    return "\n".join(lines)
+
+
+def summary_table(stats: Sequence[TableStats]) -> str:
+    """Per table: rows, MB, seconds, rows/s, peak memory; then the NUL characters stripped."""
+    lines = [f"{'table':<28}{'rows':>12}{'MB':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}"]
+    for s in stats:
+        lines.append(
+            f"{s.table:<28}{s.rows:>12,}{s.bytes / MB:>10.1f}{s.seconds:>10.1f}{s.rows_per_second:>12,.0f}"
+            f"{s.peak_memory_mb:>10.0f}"
+        )
+    stripped = [f"{s.table}.{column}: {n:,}" for s in stats for column, n in sorted(s.nul_stripped.items())]
+    if stripped:
+        lines.append("NUL characters stripped (nul_policy=strip): " + ", ".join(stripped))
+    return "\n".join(lines)
+
+
+def partition_table(partitions: Sequence[PartitionReport]) -> str:
+    """Per partition: rows, MB, extract and load seconds, peak memory of each task."""
+    lines = [f"{'partition':<28}{'rows':>12}{'MB':>9}{'extract s':>11}{'load s':>9}{'peak MB':>9}"]
+    for p in partitions:
+        peak = max(p.extract_peak_mb, p.load_peak_mb)
+        lines.append(
+            f"{p.partition.name:<28}{p.rows:>12,}{p.bytes / MB:>9.1f}{p.extract_seconds:>11.1f}"
+            f"{p.load_seconds:>9.1f}{peak:>9.0f}"
+        )
+    return "\n".join(lines)
