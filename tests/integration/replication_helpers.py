@@ -140,7 +140,7 @@ class QueryWatcher(threading.Thread):
                 time.sleep(0.005)
             with suppress(Exception):  # act may have cut this session too (a server restart)
                 conn.close()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:  # reported by the test
             self.error = error
 
 

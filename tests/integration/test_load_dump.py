@@ -42,7 +42,7 @@ class _RowCollector(xml.sax.ContentHandler):
         super().__init__()
         self.rows: list[dict[str, str]] = []
 
-    def startElement(self, name: str, attrs: xml.sax.xmlreader.AttributesImpl) -> None:  # noqa: N802 (SAX API)
+    def startElement(self, name: str, attrs: xml.sax.xmlreader.AttributesImpl) -> None:  # SAX API names
         if name == "row":
             self.rows.append(dict(attrs.items()))
 

@@ -141,7 +141,7 @@ class TaskKiller(threading.Thread):
                     time.sleep(0.005)
             finally:
                 conn.close()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:  # reported by the test
             self.error = error
 
 
