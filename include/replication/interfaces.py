@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from include.replication.models import Index, KeyRange, SourceTable, TableName, TargetColumn
+from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
 from include.replication.verify import Checksummable
 
@@ -52,8 +53,8 @@ class Source(Checksummable, Protocol):
     ) -> ReadResult:
         """Write the table's rows (or a key range) to ``sink`` as COPY text-format lines."""
 
-    def key_distribution(self, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-        """(row estimate, [(key value, cumulative rows)]) for the partition planner, from statistics."""
+    def key_distribution(self, table: SourceTable, key: str) -> KeyDistribution:
+        """The key's distribution for the partition planner, from statistics where the server has them."""
 
     def close(self) -> None:
         """Close the connection."""

@@ -22,6 +22,15 @@ from include.replication.models import KeyRange
 
 
 @dataclass(frozen=True)
+class KeyDistribution:
+    """A key's distribution as a source describes it: rows, ``(key, cumulative rows)`` points, and from what."""
+
+    rows: int
+    points: list[tuple[int, float]]
+    basis: str  # "statistics histogram", or why exact quantiles were taken instead
+
+
+@dataclass(frozen=True)
 class Partition:
     """One unit of extraction and loading: ``[low, high)`` of the key (None: open end or no key)."""
 

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from include.replication.models import SourceColumn, SourceTable
+from include.replication.mssql.capabilities import SQL_SERVER_2019, Capabilities
 from include.replication.mssql.source import SqlServerSource
 from include.replication.partitions import Partition, boundaries, cumulative_points, histogram_points, plan_table
 from tests.unit.mssql_fakes import FakeConnection
@@ -93,7 +94,18 @@ def test_sqlserver_distribution_is_stretched_to_the_current_row_count():
     """Stand-in for SQL Server: a histogram behind the table's row count is scaled to sys.partitions' count."""
     table = SourceTable("dbo", "Votes", (SourceColumn("Id", "int", False, identity=True),), ("Id",), approx_rows=802)
     conn = FakeConnection([(1, 0, 1), (100, 98, 1), (500, 300, 1)])
-    total, points = SqlServerSource(conn).key_distribution(table, "Id")
-    assert total == 802 and points[-1] == (500, 802.0)
+    spread = SqlServerSource(conn, SQL_SERVER_2019).key_distribution(table, "Id")
+    assert spread.rows == 802 and spread.points[-1] == (500, 802.0) and spread.basis == "statistics histogram"
     assert "sys.dm_db_stats_histogram" in conn.executed[0][0]
     assert conn.executed[0][1] == {"qualified": "[dbo].[Votes]", "key": "Id"}
+
+
+def test_without_the_histogram_dmf_the_key_is_scanned_once_and_the_log_says_why():
+    """Stand-in for a server without sys.dm_db_stats_histogram (Babelfish; SQL Server 2016 before SP1 CU2)."""
+    table = SourceTable("dbo", "Votes", (SourceColumn("Id", "int", False, identity=True),), ("Id",))
+    conn = FakeConnection([(1, 1), (50, 2), (900, 3)])
+    no_histogram = Capabilities(stats_histogram=False)
+    spread = SqlServerSource(conn, no_histogram).key_distribution(table, "Id")
+    assert (spread.rows, spread.points) == (3, [(1, 1.0), (50, 2.0), (900, 3.0)])
+    assert spread.basis == "exact quantiles: this server has no sys.dm_db_stats_histogram"
+    assert len(conn.executed) == 1 and "ROW_NUMBER() OVER (ORDER BY [Id])" in conn.executed[0][0]

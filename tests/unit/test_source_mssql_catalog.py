@@ -87,14 +87,18 @@ STACKOVERFLOW2010_TABLES = [(name, ROW_COUNTS[name]) for name in sorted(ROW_COUN
 STACKOVERFLOW2010_PRIMARY_KEYS = [(name, "Id") for name, _ in STACKOVERFLOW2010_TABLES]
 
 
-def catalog(tables, columns, primary_keys=(), foreign_keys=(), indexes=()) -> FakeConnection:
-    """A stand-in connection answering each catalog query with its canned rows."""
+def catalog(tables, columns, primary_keys=(), foreign_keys=(), indexes=(), declared=None) -> FakeConnection:
+    """A stand-in connection answering each catalog query with its canned rows.
+
+    ``declared``: INFORMATION_SCHEMA's (table, column) names; by default what sys.* reports (SQL Server's case).
+    """
     answers = {
         CATALOG_SQL["list_tables"]: tables,
         CATALOG_SQL["list_columns"]: columns,
         CATALOG_SQL["list_primary_keys"]: primary_keys,
         CATALOG_SQL["list_foreign_keys"]: foreign_keys,
         CATALOG_SQL["list_indexes"]: indexes,
+        CATALOG_SQL["declared_names"]: [(c[0], c[1]) for c in columns] if declared is None else declared,
     }
     return FakeConnection(lambda sql, params: answers[sql])
 
@@ -121,7 +125,8 @@ def test_catalog_queries_bind_the_schema():
     conn = stackoverflow_catalog()
     SqlServerSource(conn).fetch_tables("dbo")
     assert [sql for sql, _ in conn.executed] == [CATALOG_SQL[name] for name in
-        ("list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes")]  # fmt: skip
+        ("list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes",
+         "declared_names")]  # fmt: skip
     assert all(params == {"schema": "dbo"} for _, params in conn.executed)
     assert all("dbo" not in sql for sql, _ in conn.executed)
     assert all(cursor.closed for cursor in conn.cursors)
@@ -209,3 +214,36 @@ def test_composite_keys_foreign_keys_and_indexes_are_grouped_in_order():
 def test_empty_schema_has_no_tables():
     """Stand-in for SQL Server: a schema without tables (or a misspelt one) yields an empty list."""
     assert SqlServerSource(catalog([], [])).fetch_tables("nosuchschema") == []
+
+
+def test_names_keep_their_declared_case_where_sys_lowers_them():
+    """Stand-in for Babelfish, whose sys.* views return lower-case names and INFORMATION_SCHEMA the declared ones:
+    tables, columns, key, foreign key and index columns all come out as declared."""
+    lower = [tuple(v.lower() if isinstance(v, str) and i < 2 else v for i, v in enumerate(c))
+             for c in STACKOVERFLOW2010_COLUMNS]  # fmt: skip
+    conn = catalog(
+        tables=[(name.lower(), rows) for name, rows in STACKOVERFLOW2010_TABLES],
+        columns=lower,
+        primary_keys=[(name.lower(), "id") for name, _ in STACKOVERFLOW2010_TABLES],
+        foreign_keys=[("votes", "fk_votes_posts", "postid", "dbo", "posts", "id")],
+        indexes=[("votes", "ix_votes_postid", False, "postid")],
+        declared=[(c[0], c[1]) for c in STACKOVERFLOW2010_COLUMNS],
+    )
+    tables = {t.name: t for t in SqlServerSource(conn).fetch_tables("dbo")}
+    assert sorted(tables) == sorted(ROW_COUNTS)
+    votes = tables["Votes"]
+    assert [c.name for c in votes.columns] == ["Id", "PostId", "UserId", "BountyAmount", "VoteTypeId", "CreationDate"]
+    assert votes.primary_key == ("Id",) and votes.integer_key == "Id"
+    assert votes.foreign_keys == (ForeignKey("fk_votes_posts", ("PostId",), "dbo", "Posts", ("Id",)),)
+    assert votes.indexes == (Index("ix_votes_postid", ("PostId",), False),)
+
+
+def test_a_case_sensitive_database_keeps_names_that_differ_only_in_case():
+    """Stand-in for SQL Server with a _CS_ collation: sys.* already agrees with INFORMATION_SCHEMA, nothing is renamed."""
+    conn = catalog(
+        tables=[("T", 1)],
+        columns=[("T", "id", "int", 4, 10, 0, False, False), ("T", "ID", "int", 4, 10, 0, False, False)],
+        primary_keys=[("T", "ID")],
+    )
+    (table,) = SqlServerSource(conn).fetch_tables("dbo")
+    assert [c.name for c in table.columns] == ["id", "ID"] and table.primary_key == ("ID",)

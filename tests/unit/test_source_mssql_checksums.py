@@ -14,6 +14,7 @@ import pytest
 import sqlglot
 
 from include.replication.models import KeyRange, SourceColumn, SourceTable
+from include.replication.mssql.capabilities import SQL_SERVER_2019, Capabilities
 from include.replication.mssql.catalog import CATALOG_SQL
 from include.replication.mssql.checksums import canonical_text
 from include.replication.mssql.source import SqlServerSource
@@ -36,6 +37,8 @@ EVERY_TYPE = SourceTable(
 )
 COLUMNS = map_table(EVERY_TYPE)
 STRIP, FAIL = NulPolicy.STRIP, NulPolicy.FAIL
+# What Babelfish answers to the capability probe (and, but for the histogram, SQL Server 2016/2017)
+BABELFISH = Capabilities(utf8_collation=False, hex_style=False, stats_histogram=False, holds_nul=False)
 
 
 def answer(sql: str, params) -> list[tuple]:
@@ -46,10 +49,10 @@ def answer(sql: str, params) -> list[tuple]:
     return []
 
 
-def every_statement() -> list[tuple[str, dict | None]]:
+def every_statement(capabilities: Capabilities = SQL_SERVER_2019) -> list[tuple[str, dict | None]]:
     """Run every source method the engine calls, in every variant, and return what reached the connection."""
     conn = FakeConnection(answer)
-    source = SqlServerSource(conn)
+    source = SqlServerSource(conn, capabilities)
     source.fetch_tables("dbo")
     ranges = [None, KeyRange("Id", 1, 50_001), KeyRange("Id", None, 10), KeyRange("Id", -5, None)]
     for key_range in ranges:
@@ -70,7 +73,7 @@ def test_every_statement_covers_catalog_reads_and_checksums():
     assert len(statements) == len(CATALOG_SQL) + 4 * 5 + 1 + 1 + 2
 
 
-@pytest.mark.parametrize(("sql", "params"), every_statement(), ids=lambda v: None)
+@pytest.mark.parametrize(("sql", "params"), every_statement() + every_statement(BABELFISH), ids=lambda v: None)
 def test_every_statement_parses_as_tsql(sql, params):
     """Stand-in for SQL Server: the text pymssql would send (parameters substituted by pymssql) parses as T-SQL."""
     sent = wire_sql(sql, params)
@@ -123,7 +126,7 @@ def test_strip_policy_hashes_text_without_nul_under_a_binary_collation():
 def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
     """Stand-in for SQL Server: N; or V<octets>:<text>; per column; real/float enter as their IEEE 754 bits."""
     conn = FakeConnection()
-    SqlServerSource(conn).bucket_checksums(EVERY_TYPE, COLUMNS, key="Id", width=1000, nul_policy=STRIP)
+    SqlServerSource(conn, SQL_SERVER_2019).bucket_checksums(EVERY_TYPE, COLUMNS, key="Id", width=1000, nul_policy=STRIP)
     (sql, params), = conn.executed  # fmt: skip
     assert "CASE WHEN t.[int col] IS NULL THEN 'N;' ELSE 'V' + CONVERT(varchar(20), DATALENGTH(v.[v" in sql
     assert "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, t.[float col])), 2))" in sql
@@ -135,7 +138,8 @@ def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
 
 def test_table_without_key_is_one_bucket():
     conn = FakeConnection([(0, 3, Decimal("123456789012345678"))])
-    sums = SqlServerSource(conn).bucket_checksums(EVERY_TYPE, COLUMNS, key=None, width=1, nul_policy=FAIL)
+    sums = SqlServerSource(conn, SQL_SERVER_2019).bucket_checksums(EVERY_TYPE, COLUMNS, key=None, width=1,
+                                                                   nul_policy=FAIL)  # fmt: skip
     assert sums == {0: BucketSum(3, 123456789012345678)}
     assert conn.executed[0][0].startswith("SELECT q.bucket, COUNT_BIG(*), SUM(CONVERT(decimal(38,0), q.row_hash)) "
                                           "FROM (SELECT 0 AS bucket, ")  # fmt: skip
@@ -158,11 +162,13 @@ def test_bucket_expression_is_floor_division(width):
 
 
 def test_row_hashes_are_keyed_md5_hex():
-    conn = FakeConnection([(-1, "0cc175b9c0f1b6a831c399e269772661"), (2, "d41d8cd98f00b204e9800998ecf8427e")])
-    hashes = SqlServerSource(conn).row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-1, high=3, nul_policy=STRIP)
+    digests = [bytes.fromhex("0cc175b9c0f1b6a831c399e269772661"), bytes.fromhex("d41d8cd98f00b204e9800998ecf8427e")]
+    conn = FakeConnection([(-1, digests[0]), (2, digests[1])])
+    hashes = SqlServerSource(conn, SQL_SERVER_2019).row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-1, high=3,
+                                                               nul_policy=STRIP)  # fmt: skip
     assert hashes == {-1: "0cc175b9c0f1b6a831c399e269772661", 2: "d41d8cd98f00b204e9800998ecf8427e"}
     sql, params = conn.executed[0]
-    assert sql.startswith("SELECT t.[Id], LOWER(CONVERT(varchar(32), HASHBYTES('MD5', r.row_text), 2)) FROM ")
+    assert sql.startswith("SELECT t.[Id], HASHBYTES('MD5', r.row_text) FROM ")
     assert sql.endswith(" WHERE t.[Id] >= %(low)s AND t.[Id] < %(high)s") and params == {"low": -1, "high": 3}
 
 
@@ -175,7 +181,7 @@ def test_56_bit_prefix_reads_the_same_on_both_engines():
 def test_counts_and_bounds():
     """Stand-in for SQL Server: COUNT_BIG over a range with bound parameters; MIN/MAX of the key."""
     conn = FakeConnection(lambda sql, params: [(12,)] if "COUNT_BIG" in sql else [(-1, 299_398)])
-    source = SqlServerSource(conn)
+    source = SqlServerSource(conn, SQL_SERVER_2019)
     assert source.count_rows(EVERY_TYPE, KeyRange("Id", 0, 10)) == 12
     assert source.key_bounds(EVERY_TYPE, "Id") == (-1, 299_398)
     assert conn.executed == [

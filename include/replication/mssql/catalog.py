@@ -3,6 +3,8 @@
 The queries live in ``sql/*.sql`` (one per file, schema as a bound parameter) and return
 the catalog's own values; turning bytes into characters and keeping precision/scale only where
 they mean something happens here, where the unit tests can feed it the real catalog rows.
+Table and column names are the declared ones (``sql/declared_names.sql``): where sys.* spells
+a name otherwise (Babelfish lower-cases them), the declared spelling wins.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
 from include.replication.mssql.dialect import fetch_all, qualified, quote
-from include.replication.partitions import cumulative_points
+from include.replication.partitions import KeyDistribution, cumulative_points
 
 CATALOG_SQL: dict[str, str] = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql").glob("*.sql")}
 QUANTILE_POINTS = 200  # points of the exact distribution when the key has no statistics
@@ -46,28 +48,58 @@ def source_column(
     )
 
 
+class DeclaredNames:
+    """Table and column names as INFORMATION_SCHEMA reports them, looked up by the sys.* spelling."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._tables = {table: table for table, _ in rows}
+        self._columns = {(table, column): column for table, column in rows}
+        self._folded_tables = {table.casefold(): table for table in self._tables}
+        self._folded_columns = {(table, column.casefold()): column for table, column in self._columns}
+
+    def table(self, name: str) -> str:
+        """The declared name of table ``name``: itself when sys.* agrees, else the one equal to it ignoring case."""
+        return name if name in self._tables else self._folded_tables.get(name.casefold(), name)
+
+    def column(self, table: str, name: str) -> str:
+        """The declared name of column ``name`` of (declared) ``table``."""
+        if (table, name) in self._columns:
+            return name
+        return self._folded_columns.get((table, name.casefold()), name)
+
+
 def fetch_tables(conn: Any, schema: str) -> list[SourceTable]:
     """Read every base table of ``schema`` with columns, primary key, foreign keys and indexes."""
-    tables, column_rows, key_rows, foreign_rows, index_rows = (
+    tables, column_rows, key_rows, foreign_rows, index_rows, declared_rows = (
         fetch_all(conn, CATALOG_SQL[name], {"schema": schema})
-        for name in ("list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes")
-    )
+        for name in (
+            "list_tables", "list_columns", "list_primary_keys", "list_foreign_keys", "list_indexes", "declared_names"
+        )
+    )  # fmt: skip
+    declared = DeclaredNames(declared_rows)
 
     columns: dict[str, list[SourceColumn]] = {}
-    for table, *column in column_rows:
-        columns.setdefault(table, []).append(source_column(*column))
+    for table, name, *column in column_rows:
+        table = declared.table(table)
+        columns.setdefault(table, []).append(source_column(declared.column(table, name), *column))
     keys: dict[str, list[str]] = {}
     for table, column in key_rows:
-        keys.setdefault(table, []).append(column)
+        table = declared.table(table)
+        keys.setdefault(table, []).append(declared.column(table, column))
     # rows come one per column pair / key column, in order: group them by constraint
     foreign: dict[str, dict[str, tuple[list[str], str, str, list[str]]]] = {}
     for table, name, column, ref_schema, ref_table, ref_column in foreign_rows:
+        table = declared.table(table)
+        if ref_schema == schema:
+            ref_table = declared.table(ref_table)
+            ref_column = declared.column(ref_table, ref_column)
         pair = foreign.setdefault(table, {}).setdefault(name, ([], ref_schema, ref_table, []))
-        pair[0].append(column)
+        pair[0].append(declared.column(table, column))
         pair[3].append(ref_column)
     indexes: dict[str, dict[str, tuple[bool, list[str]]]] = {}
     for table, name, unique, column in index_rows:
-        indexes.setdefault(table, {}).setdefault(name, (bool(unique), []))[1].append(column)
+        table = declared.table(table)
+        indexes.setdefault(table, {}).setdefault(name, (bool(unique), []))[1].append(declared.column(table, column))
 
     return [
         SourceTable(
@@ -82,18 +114,21 @@ def fetch_tables(conn: Any, schema: str) -> list[SourceTable]:
             indexes=tuple(Index(name, tuple(cols), unique) for name, (unique, cols) in indexes.get(table, {}).items()),
             approx_rows=int(approx),
         )
-        for table, approx in tables
+        for table, approx in ((declared.table(t), a) for t, a in tables)
     ]
 
 
-def key_distribution(conn: Any, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-    """(row count, [(key, cumulative rows)]) from the key's statistics histogram; exact quantiles without one."""
+def key_distribution(conn: Any, table: SourceTable, key: str, *, histogram: bool = True) -> KeyDistribution:
+    """The key's distribution from its statistics histogram; exact quantiles without one (or without the DMF)."""
     total = table.approx_rows  # sys.partitions.rows: kept current by the engine, unlike the histogram
-    steps = fetch_all(conn, CATALOG_SQL["key_histogram"], {"qualified": qualified(table), "key": key})
-    points = cumulative_points([(int(k), float(r), float(e)) for k, r, e in steps])
-    if points and points[-1][1] > 0 and total > 0:
-        scale = total / points[-1][1]  # statistics lag behind inserts: stretch them to today's count
-        return total, [(k, c * scale) for k, c in points]
+    basis = "exact quantiles: this server has no sys.dm_db_stats_histogram"
+    if histogram:
+        steps = fetch_all(conn, CATALOG_SQL["key_histogram"], {"qualified": qualified(table), "key": key})
+        points = cumulative_points([(int(k), float(r), float(e)) for k, r, e in steps])
+        if points and points[-1][1] > 0 and total > 0:
+            scale = total / points[-1][1]  # statistics lag behind inserts: stretch them to today's count
+            return KeyDistribution(total, [(k, c * scale) for k, c in points], "statistics histogram")
+        basis = "exact quantiles: no statistics on the key"
     k = quote(key)
     rows = fetch_all(
         conn,
@@ -102,4 +137,4 @@ def key_distribution(conn: Any, table: SourceTable, key: str) -> tuple[int, list
         f"WHERE q.rn % CASE WHEN q.total / {QUANTILE_POINTS} > 0 THEN q.total / {QUANTILE_POINTS} ELSE 1 END = 0 "
         "OR q.rn = 1 OR q.rn = q.total ORDER BY q.rn",
     )
-    return (int(rows[-1][1]) if rows else 0), [(int(k_), float(rn)) for k_, rn in rows]
+    return KeyDistribution(int(rows[-1][1]) if rows else 0, [(int(k_), float(rn)) for k_, rn in rows], basis)

@@ -1,10 +1,19 @@
-"""The verification contract (``verify.py``) in T-SQL, computed on a SQL Server source.
+"""The verification contract (``verify.py``) on a SQL Server source: in T-SQL, or finished by the client.
 
 Each value's canonical text comes from its type's row in ``types.py`` and equals what
-PostgreSQL prints for the mapped target type. Text is hashed as UTF-8, as PostgreSQL's
-``md5(text)`` does in a UTF-8 database: an nvarchar cast to varchar under a ``_UTF8`` collation
-holds the UTF-8 bytes (SQL Server 2019 or later, needed only for checksums), so HASHBYTES and
-DATALENGTH see the same octets.
+PostgreSQL prints for the mapped target type. Two ways to compute it, chosen by the server's
+``Capabilities`` (ADR 0005):
+
+- **On the server** (SQL Server 2019 and later): the whole row text, its MD5 and the 56-bit sums
+  per bucket in one T-SQL query. Text is hashed as UTF-8, as PostgreSQL's ``md5(text)`` does in a
+  UTF-8 database: an nvarchar cast to varchar under a ``_UTF8`` collation holds the UTF-8 bytes,
+  so HASHBYTES and DATALENGTH see the same octets; hex comes from CONVERT style 2.
+- **Finished by the client** (SQL Server 2016/2017: no UTF-8 collation; Babelfish: no UTF-8
+  collation, no hex style): the server computes every value's canonical text in T-SQL, as above,
+  except for what it cannot write: text comes as nvarchar (the client strips NUL per the policy
+  and char(n)'s padding), bytes and float bits as binary (the client writes the hex). The client
+  then builds the row text, hashes its UTF-8 with MD5 and sums per bucket. This reads every row
+  once more through the driver, but never through the copy's own encoder.
 
 Floating-point columns (real, float) are hashed by their bits: the value widened to float,
 ``CONVERT(binary(8), ...)`` (big-endian IEEE 754, as PostgreSQL's ``float8send``), in hex.
@@ -14,17 +23,23 @@ Decimal text cannot be matched: T-SQL's CONVERT styles give 16 or 17 digits and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
 from include.replication.mssql.dialect import TSQL, qualified, quote
-from include.replication.mssql.types import type_of
+from include.replication.mssql.types import Canonical, type_of
 from include.replication.settings import NulPolicy
+from include.replication.verify import BucketSum
 
 UTF8_COLLATION = "Latin1_General_100_BIN2_UTF8"  # binary: REPLACE finds NCHAR(0), which Windows collations ignore
 
 # The first 7 bytes of the MD5 as a big-endian, non-negative 56-bit integer.
 ROW_HASH_56 = "CONVERT(bigint, 0x00 + SUBSTRING(HASHBYTES('MD5', r.row_text), 1, 7))"
+
+
+# --- hashed on the server ---------------------------------------------------------------------
 
 
 def _utf8(value: str, *, strip_nul: bool, rtrim: bool) -> str:
@@ -40,12 +55,13 @@ def canonical_text(column: SourceColumn, quoted: str, *, strip_nul: bool) -> str
     """T-SQL for the canonical text of one non-NULL value of ``column`` (``quoted``: its qualified name)."""
     rule = type_of(column)
     value = rule.read.format(col=quoted)
-    return rule.canonical.format(
-        col=quoted,
-        value=value,
-        text=_utf8(value, strip_nul=strip_nul, rtrim=False),
-        padded_text=_utf8(value, strip_nul=strip_nul, rtrim=True),
-    )
+    if rule.canonical in (Canonical.TEXT, Canonical.PADDED_TEXT):
+        return _utf8(value, strip_nul=strip_nul, rtrim=rule.canonical is Canonical.PADDED_TEXT)
+    if rule.canonical is Canonical.HEX:
+        return f"LOWER(CONVERT(varchar(max), CONVERT(varbinary(max), {quoted}), 2))"
+    if rule.canonical is Canonical.FLOAT_BITS:
+        return f"LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, {quoted})), 2))"
+    return rule.canonical.format(col=quoted, value=value)
 
 
 def hashed_source(table: SourceTable, columns: Sequence[TargetColumn], *, nul_policy: NulPolicy) -> str:
@@ -93,10 +109,87 @@ def bucket_checksums_sql(
 def row_hashes_sql(
     table: SourceTable, columns: Sequence[TargetColumn], *, key: str, low: int, high: int, nul_policy: NulPolicy
 ) -> tuple[str, dict[str, int]]:
-    """SQL and parameters: each key in ``[low, high)`` with its row's MD5 as lowercase hex."""
+    """SQL and parameters: each key in ``[low, high)`` with its row's MD5 (binary; the caller writes the hex)."""
     where, params = TSQL.range_filter(KeyRange(key, low, high), alias="t.")
     sql = (
-        f"SELECT t.{quote(key)}, LOWER(CONVERT(varchar(32), HASHBYTES('MD5', r.row_text), 2)) "
+        f"SELECT t.{quote(key)}, HASHBYTES('MD5', r.row_text) "
         f"FROM {hashed_source(table, columns, nul_policy=nul_policy)}{where}"
     )
     return sql, params
+
+
+# --- finished by the client -------------------------------------------------------------------
+
+
+def canonical_value(column: SourceColumn, quoted: str) -> str:
+    """T-SQL for what the server contributes to a value's canonical text when the client finishes it; NULL for NULL.
+
+    NULL is tested on the column (never through CONCAT_NULL_YIELDS_NULL, off by default for
+    DB-Library clients such as pymssql) and typed: Babelfish types ``CASE WHEN ... THEN NULL ELSE
+    <nvarchar> END`` as varchar and turns every character outside Latin-1 into '?'.
+    """
+    rule = type_of(column)
+    value = rule.read.format(col=quoted)
+    if rule.canonical in (Canonical.TEXT, Canonical.PADDED_TEXT):
+        kind, expression = "nvarchar(max)", f"CONVERT(nvarchar(max), {value})"
+    elif rule.canonical is Canonical.HEX:
+        kind, expression = "varbinary(max)", f"CONVERT(varbinary(max), {quoted})"
+    elif rule.canonical is Canonical.FLOAT_BITS:
+        kind, expression = "varbinary(max)", f"CONVERT(binary(8), CONVERT(float, {quoted}))"
+    else:
+        kind, expression = "varchar(max)", rule.canonical.format(col=quoted, value=value)
+    return f"CASE WHEN {quoted} IS NULL THEN CAST(NULL AS {kind}) ELSE {expression} END"
+
+
+def canonical_values_sql(
+    table: SourceTable, columns: Sequence[TargetColumn], *, key: str | None, key_range: KeyRange | None = None
+) -> tuple[str, dict[str, int]]:
+    """SQL and parameters: per row its key (0 without one) and each column's canonical value, NULL for NULL."""
+    where, params = TSQL.range_filter(key_range, alias="t.")
+    values = [canonical_value(column, "t." + quote(column.name)) for column in table.columns_for(columns)]
+    selected = ", ".join(["t." + quote(key) if key else "0", *values])
+    return f"SELECT {selected} FROM {qualified(table)} AS t{where}", params
+
+
+Finish = Callable[[Any], str]
+
+
+def _finisher(kind: str | Canonical, nul_policy: NulPolicy) -> Finish:
+    strip = nul_policy == NulPolicy.STRIP
+    if kind is Canonical.TEXT:
+        return (lambda v: v.replace("\x00", "")) if strip else str
+    if kind is Canonical.PADDED_TEXT:  # the NUL strip first: PostgreSQL pads the stripped value
+        return (lambda v: v.replace("\x00", "").rstrip(" ")) if strip else (lambda v: v.rstrip(" "))
+    if kind in (Canonical.HEX, Canonical.FLOAT_BITS):
+        return bytes.hex
+    return str
+
+
+def finishers(table: SourceTable, columns: Sequence[TargetColumn], nul_policy: NulPolicy) -> list[Finish]:
+    """Per column, the Python that turns the server's canonical value into the canonical text."""
+    return [_finisher(type_of(c).canonical, nul_policy) for c in table.columns_for(columns)]
+
+
+def row_digest(values: Sequence[Any], finish: Sequence[Finish]) -> bytes:
+    """The MD5 of one row's canonical text (``N;`` or ``V<octets>:<text>;`` per column), UTF-8."""
+    parts = []
+    for value, done in zip(values, finish, strict=True):
+        if value is None:
+            parts.append(b"N;")
+        else:
+            text = done(value).encode("utf-8")
+            parts.append(b"V%d:%s;" % (len(text), text))
+    return hashlib.md5(b"".join(parts)).digest()
+
+
+def bucket_sums(
+    rows: Iterable[Sequence[Any]], finish: Sequence[Finish], *, width: int, keyed: bool
+) -> dict[int, BucketSum]:
+    """Per bucket ``floor(key / width)`` (bucket 0 when not ``keyed``): rows and the sum of 56-bit row hashes."""
+    counts: dict[int, int] = {}
+    sums: dict[int, int] = {}
+    for key, *values in rows:
+        bucket = int(key) // width if keyed else 0  # Python's // is the contract's floor division
+        counts[bucket] = counts.get(bucket, 0) + 1
+        sums[bucket] = sums.get(bucket, 0) + int.from_bytes(row_digest(values, finish)[:7], "big")
+    return {bucket: BucketSum(counts[bucket], sums[bucket]) for bucket in counts}

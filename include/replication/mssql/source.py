@@ -9,7 +9,7 @@ Catalog reading is in ``catalog.py``, checksum SQL in ``checksums.py``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pymssql
@@ -17,9 +17,10 @@ import pymssql
 from include.replication.copy.encoder import BadValueError, RowEncoder
 from include.replication.interfaces import ReadResult, Sink
 from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql import catalog, types
-from include.replication.mssql.checksums import bucket_checksums_sql, row_hashes_sql
+from include.replication.mssql import catalog, checksums, types
+from include.replication.mssql.capabilities import Capabilities, probe
 from include.replication.mssql.dialect import TSQL, execute, fetch_all, qualified, quote
+from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
 from include.replication.verify import BucketSum
 
@@ -103,8 +104,18 @@ class SqlServerSource:
     engine = "mssql"
     default_schema = "dbo"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, capabilities: Capabilities | None = None) -> None:
         self.conn = conn
+        self._capabilities = capabilities
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this server can do (probed on first use, once per connection)."""
+        if self._capabilities is None:
+            self._capabilities = probe(self.conn)
+            if self._capabilities.describe():
+                log.info("SQL Server source: %s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
+        return self._capabilities
 
     def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema``: columns, primary key, foreign keys, indexes."""
@@ -114,9 +125,9 @@ class SqlServerSource:
         """The PostgreSQL column of every SQL Server column (``types.py``)."""
         return types.map_table(table)
 
-    def key_distribution(self, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-        """(row count, [(key, cumulative rows)]) from the key's statistics histogram."""
-        return catalog.key_distribution(self.conn, table, key)
+    def key_distribution(self, table: SourceTable, key: str) -> KeyDistribution:
+        """The key's distribution from its statistics histogram, where the server has one."""
+        return catalog.key_distribution(self.conn, table, key, histogram=self.capabilities.stats_histogram)
 
     def count_rows(self, table: SourceTable, key_range: KeyRange | None = None) -> int:
         """``COUNT_BIG(*)`` of the table, or of a key range."""
@@ -164,12 +175,15 @@ class SqlServerSource:
         key_range: KeyRange | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
-        sql, params = bucket_checksums_sql(
-            table, columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
-        )
-        return {
-            int(bucket): BucketSum(int(rows), int(total)) for bucket, rows, total in fetch_all(self.conn, sql, params)
-        }
+        if self.capabilities.hashes_on_server:
+            sql, params = checksums.bucket_checksums_sql(
+                table, columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
+            )
+            rows = fetch_all(self.conn, sql, params)
+            return {int(bucket): BucketSum(int(count), int(total)) for bucket, count, total in rows}
+        finish = checksums.finishers(table, columns, nul_policy)
+        sql, params = checksums.canonical_values_sql(table, columns, key=key, key_range=key_range)
+        return checksums.bucket_sums(self._rows(table, sql, params), finish, width=width, keyed=key is not None)
 
     def row_hashes(
         self,
@@ -182,8 +196,22 @@ class SqlServerSource:
         nul_policy: NulPolicy,
     ) -> dict[Any, str]:
         """``{key: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
-        sql, params = row_hashes_sql(table, columns, key=key, low=low, high=high, nul_policy=nul_policy)
-        return dict(fetch_all(self.conn, sql, params))
+        if self.capabilities.hashes_on_server:
+            sql, params = checksums.row_hashes_sql(table, columns, key=key, low=low, high=high, nul_policy=nul_policy)
+            return {k: bytes(digest).hex() for k, digest in fetch_all(self.conn, sql, params)}
+        finish = checksums.finishers(table, columns, nul_policy)
+        sql, params = checksums.canonical_values_sql(table, columns, key=key, key_range=KeyRange(key, low, high))
+        return {k: checksums.row_digest(values, finish).hex() for k, *values in self._rows(table, sql, params)}
+
+    def _rows(self, table: SourceTable, sql: str, params: dict[str, int]) -> Iterator[tuple[Any, ...]]:
+        """The rows of one SELECT, fetched in batches (memory stays one batch)."""
+        cursor = self.conn.cursor()
+        try:
+            execute(cursor, sql, params)
+            while rows := _fetch(cursor, table, "the start of the range"):
+                yield from rows
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         self.conn.close()

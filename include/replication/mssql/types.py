@@ -28,17 +28,18 @@ millisecond SQL Server displays: ``((ticks % 300) * 1000 + 150) / 300``), ``uniq
 (``uuid.UUID(bytes_le=...)`` in ``_mssql.pyx``: display order), decimal (``Decimal`` of
 FreeTDS's text, all ``s`` digits), bit (``bool``), tinyint (unsigned), binary types (``bytes``).
 
-``canonical`` is the T-SQL of the value's canonical text (the contract in ``verify.py``): what
-PostgreSQL prints for the mapped target type. ``{col}`` is the column, ``{value}`` the read
-expression, ``{text}`` and ``{padded_text}`` the value's UTF-8 text (``mssql/checksums.py``
-builds them), padded_text without the trailing spaces ``char(n)`` pads with, as PostgreSQL's
-``::text`` drops them.
+``canonical`` is the value's canonical text (the contract in ``verify.py``): what PostgreSQL
+prints for the mapped target type. Either a T-SQL template (``{col}`` the column, ``{value}`` the
+read expression) or one of the ``Canonical`` kinds that not every server can write in T-SQL
+(UTF-8 text needs a ``_UTF8`` collation, hex needs CONVERT style 2); ``checksums.py`` renders a
+kind in T-SQL where the server can, and finishes it in Python where it cannot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
 from include.replication.plan import UnsupportedTypeError
@@ -47,12 +48,21 @@ MAX_LENGTH = -1  # varchar(max) and friends, as the catalog reports them
 PG_MAX_FRACTIONAL_DIGITS = 6  # PostgreSQL time/timestamp stop at microseconds; SQL Server goes to 100 ns
 
 
+class Canonical(Enum):
+    """Canonical texts that some servers cannot write in T-SQL (``checksums.py`` renders them)."""
+
+    TEXT = "text"  # the characters, hashed as UTF-8; NUL removed under nul_policy=strip
+    PADDED_TEXT = "padded text"  # the same without char(n)'s trailing spaces (PostgreSQL's ::text drops them)
+    HEX = "hex"  # the bytes as lowercase hex
+    FLOAT_BITS = "float bits"  # the IEEE 754 bits of the value widened to float, big-endian, lowercase hex
+
+
 @dataclass(frozen=True)
 class SqlServerType:
     """How one SQL Server type is copied: its PostgreSQL type, how it is read, how it is hashed."""
 
     target: Callable[[SourceColumn], str]
-    canonical: str
+    canonical: str | Canonical
     read: str = "{col}"
 
 
@@ -92,11 +102,8 @@ UTC_TEXT = TIMESTAMP_TEXT.format(col="SWITCHOFFSET({col}, '+00:00')") + " + '+00
 # Canonical texts shared by several rows
 DIGITS = "CONVERT(varchar(20), {col})"
 DECIMAL = "CONVERT(varchar(41), {value})"  # plain digits, exactly `scale` of them after the point
-FLOAT_BITS = "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, {col})), 2))"
-HEX = "LOWER(CONVERT(varchar(max), CONVERT(varbinary(max), {col}), 2))"
 AS_READ = "{value}"  # the read text already is the canonical text
-TEXT = "{text}"
-PADDED_TEXT = "{padded_text}"
+TEXT, PADDED_TEXT, HEX, FLOAT_BITS = Canonical.TEXT, Canonical.PADDED_TEXT, Canonical.HEX, Canonical.FLOAT_BITS
 
 SQLSERVER_TYPES: dict[str, SqlServerType] = {
     "bit": SqlServerType(_fixed("boolean"), "CASE WHEN {col} = 1 THEN 't' ELSE 'f' END"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from pg8000.native import Connection
 
 from include.replication.models import ForeignKey, Index, SourceColumn, SourceTable
-from include.replication.partitions import histogram_points
+from include.replication.partitions import KeyDistribution, histogram_points
 from include.replication.postgres.dialect import qualified, quote
 
 CATALOG_SQL = {p.stem: p.read_text() for p in (Path(__file__).parent / "sql").glob("*.sql")}
@@ -49,12 +49,13 @@ def fetch_tables(conn: Connection, schema: str) -> list[SourceTable]:
     ]
 
 
-def key_distribution(conn: Connection, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-    """(row estimate, [(key, cumulative rows)]) from the statistics; exact quantiles when there are none."""
+def key_distribution(conn: Connection, table: SourceTable, key: str) -> KeyDistribution:
+    """The key's distribution from pg_stats; exact quantiles when the key has no statistics."""
     found = conn.run(CATALOG_SQL["key_histogram"], schema=table.schema, table=table.name, key=key)
     bounds, estimate = found[0] if found else (None, 0)
     if bounds and estimate > 0:
-        return estimate, histogram_points([int(b) for b in bounds.strip("{}").split(",")], estimate)
+        points = histogram_points([int(b) for b in bounds.strip("{}").split(",")], estimate)
+        return KeyDistribution(estimate, points, "statistics histogram (pg_stats)")
     # Never analyzed (the source role may not be allowed to): one ordered pass over the key.
     k = quote(key)
     rows = conn.run(
@@ -63,4 +64,5 @@ def key_distribution(conn: Connection, table: SourceTable, key: str) -> tuple[in
         f"WHERE rn % greatest(total / {QUANTILE_POINTS}, 1) = 0 OR rn = 1 OR rn = total ORDER BY rn"
     )
     total = rows[-1][1] if rows else 0
-    return total, [(int(key_value), float(rn)) for key_value, rn in rows]
+    points = [(int(key_value), float(rn)) for key_value, rn in rows]
+    return KeyDistribution(total, points, "exact quantiles: the key has no statistics (never analyzed)")

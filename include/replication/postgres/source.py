@@ -16,6 +16,7 @@ from pg8000.native import Connection
 from include.replication.copy.encoder import RowEncoder
 from include.replication.interfaces import ReadResult, Sink
 from include.replication.models import KeyRange, SourceTable, TargetColumn
+from include.replication.partitions import KeyDistribution
 from include.replication.postgres import catalog, types
 from include.replication.postgres.copy_out import copy_out
 from include.replication.postgres.dialect import POSTGRES, PostgresChecksums, prepare_session, qualified, quote
@@ -43,8 +44,8 @@ class PostgresSource(PostgresChecksums):
         """PostgreSQL to PostgreSQL keeps every type; an unknown one fails naming table, column and type."""
         return types.map_table(table)
 
-    def key_distribution(self, table: SourceTable, key: str) -> tuple[int, list[tuple[int, float]]]:
-        """(row estimate, [(key, cumulative rows)]) for the partition planner, from statistics."""
+    def key_distribution(self, table: SourceTable, key: str) -> KeyDistribution:
+        """The key's distribution for the partition planner, from statistics."""
         return catalog.key_distribution(self.conn, table, key)
 
     def stream_rows(

@@ -1,11 +1,13 @@
--- Primary key columns in key order, one row per column.
-SELECT t.name,
-       c.name
-FROM sys.key_constraints AS k
-JOIN sys.tables AS t ON t.object_id = k.parent_object_id
-JOIN sys.schemas AS s ON s.schema_id = t.schema_id
-JOIN sys.index_columns AS ic ON ic.object_id = k.parent_object_id AND ic.index_id = k.unique_index_id
-JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
-WHERE k.type = 'PK'
-  AND s.name = %(schema)s
-ORDER BY t.name, ic.key_ordinal
+-- Primary key columns in key order, one row per column. From INFORMATION_SCHEMA rather than
+-- sys.key_constraints: Babelfish's key_constraints.unique_index_id does not match its
+-- sys.index_columns, so the join found no key there; the standard views agree on both engines.
+SELECT kcu.TABLE_NAME,
+       kcu.COLUMN_NAME
+FROM INFORMATION_SCHEMA.TABLE_CONSTRAINTS AS tc
+JOIN INFORMATION_SCHEMA.KEY_COLUMN_USAGE AS kcu
+  ON kcu.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
+ AND kcu.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+ AND kcu.TABLE_NAME = tc.TABLE_NAME
+WHERE tc.CONSTRAINT_TYPE = 'PRIMARY KEY'
+  AND tc.TABLE_SCHEMA = %(schema)s
+ORDER BY kcu.TABLE_NAME, kcu.ORDINAL_POSITION
