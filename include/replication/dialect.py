@@ -54,6 +54,8 @@ class SqlDialect:
 
     def bucket(self, key: str, width: int) -> str:
         """``floor(key / width)`` in integer arithmetic, the same on every engine (``key`` is SQL)."""
-        k, w = self.as_bigint(key), int(width)
+        # width as bigint too: T-SQL reads a bare literal above 2,147,483,647 as decimal, and
+        # bigint / decimal is not integer division (sparse bigint keys give such widths)
+        k, w = self.as_bigint(key), self.as_bigint(str(int(width)))
         # (-1 - k) rather than (-k - 1): -k overflows for the smallest integer of the type
         return f"CASE WHEN {k} >= 0 THEN {k} / {w} ELSE -((-1 - {k}) / {w}) - 1 END"

@@ -132,7 +132,7 @@ def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
     assert "LOWER(CONVERT(varchar(16), CONVERT(binary(8), CONVERT(float, t.[float col])), 2))" in sql
     assert "CONVERT(float, t.[real col])" in sql
     assert "FROM [dbo].[Every Type]]s] AS t CROSS APPLY" in sql
-    assert "CASE WHEN CONVERT(bigint, t.[Id]) >= 0 THEN CONVERT(bigint, t.[Id]) / 1000 ELSE" in sql
+    assert "CASE WHEN CONVERT(bigint, t.[Id]) >= 0 THEN CONVERT(bigint, t.[Id]) / CONVERT(bigint, 1000) ELSE" in sql
     assert params is None  # the width is an integer literal, rendered by int()
 
 
@@ -153,6 +153,16 @@ def _tsql_bucket(k: int, w: int) -> int:
         return abs(a) // abs(b) * (1 if (a >= 0) == (b > 0) else -1)
 
     return div(k, w) if k >= 0 else -div(-1 - k, w) - 1
+
+
+def test_a_width_beyond_int_range_stays_bigint_arithmetic():
+    """T-SQL types a bare literal above 2**31 - 1 as decimal, which would make key / width fractional."""
+    conn = FakeConnection()
+    SqlServerSource(conn, SQL_SERVER_2019).bucket_checksums(
+        EVERY_TYPE, COLUMNS, key="Id", width=2**40, nul_policy=STRIP
+    )
+    assert f"/ CONVERT(bigint, {2**40})" in conn.executed[0][0]
+    assert f"/ {2**40}" not in conn.executed[0][0]
 
 
 @pytest.mark.parametrize("width", [1, 3, 7, 50_000, 2**40])
