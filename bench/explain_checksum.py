@@ -14,7 +14,7 @@ import sys
 import time
 
 from bench import databases
-from include.replication.postgres.dialect import bucket_checksums_sql
+from include.replication.postgres.checksums import bucket_checksums_sql
 from include.replication.postgres.source import PostgresSource
 from include.replication.verify import bucket_width
 from include.stackoverflow.database import connect

@@ -84,8 +84,8 @@ class Target(Checksummable, Protocol):
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """Create ``table`` (dropping an existing one first when ``replace``), identity columns included."""
 
-    def add_primary_key(self, table: TableName, key: Sequence[str], *, named_for: TableName) -> None:
-        """The primary key on ``table``, named as ``named_for``'s will be once swapped in."""
+    def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
+        """The primary key on ``table`` (a staging table's key is renamed by ``swap``)."""
 
     def create_indexes(self, table: TableName, indexes: Sequence[Index]) -> None:
         """Secondary indexes on a staging table (renamed by ``swap``)."""

@@ -71,21 +71,14 @@ class KeyRange:
 
 
 @dataclass(frozen=True)
-class SourceTable:
+class SourceTable(TableName):
     """One source table as its catalog describes it: what the copy reads and the target recreates."""
 
-    schema: str
-    name: str
     columns: tuple[SourceColumn, ...]
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     indexes: tuple[Index, ...] = ()
     approx_rows: int = 0
-
-    @property
-    def qualified(self) -> str:
-        """``schema.name`` for messages (not for SQL: use the dialect's quoting)."""
-        return f"{self.schema}.{self.name}"
 
     @property
     def integer_key(self) -> str | None:

@@ -74,7 +74,7 @@ class ReplicationPlan:
     def from_dict(cls, data: dict[str, Any]) -> ReplicationPlan:
         tables = [SourceTable.from_dict(t) for t in data["tables"]]
         return cls(
-            settings=ReplicationSettings.from_params(data["settings"]),
+            settings=ReplicationSettings.from_dict(data["settings"]),
             source_engine=data["source_engine"],
             source_schema=data["source_schema"],
             tables={t.name: t for t in tables},

@@ -95,6 +95,14 @@ class ReplicationSettings:
             if not getattr(self, name):
                 raise SettingsError(f"{name} must not be empty")
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplicationSettings:
+        """The settings ``to_dict`` wrote (already validated, by ``from_params``, when the run began)."""
+        values = dict(data)
+        for name, kind in _CHOICES.items():
+            values[name] = kind(values[name])
+        return cls(**{**values, "tables": tuple(values["tables"]), "exclude_tables": tuple(values["exclude_tables"])})
+
     @property
     def buffer_bytes(self) -> int:
         return self.buffer_mb * MB

@@ -70,5 +70,6 @@ def test_settings_round_trip_through_xcom_dict():
     """Settings survive to_dict -> from_params (how they travel between tasks)."""
     settings = ReplicationSettings.from_params({"tables": ["Users"], "buffer_mb": 8, "verify": "counts"})
     assert ReplicationSettings.from_params(settings.to_dict()) == settings
+    assert ReplicationSettings.from_dict(settings.to_dict()) == settings
     assert settings.verify is VerifyMode.COUNTS and settings.to_dict()["verify"] == "counts"
     assert json.loads(json.dumps(settings.to_dict())) == settings.to_dict()

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from include.replication.settings import MB
+
 R = TypeVar("R")
 
-MB = 1 << 20
 DEFAULT_BUFFER_BYTES = 256 * MB
 # A spool goes to the writer once it holds this much: large enough that per-spool costs vanish,
 # small enough that the target starts loading within moments of the first rows.

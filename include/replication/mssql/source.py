@@ -214,4 +214,5 @@ class SqlServerSource:
             cursor.close()
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()

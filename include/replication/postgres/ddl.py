@@ -48,11 +48,13 @@ def create_table_sql(table: TableName, columns: Sequence[TargetColumn]) -> str:
 
 
 def primary_key_sql(table: TableName, key: Sequence[str], *, name: str) -> str:
+    """``ALTER TABLE ... ADD CONSTRAINT name PRIMARY KEY (...)``."""
     columns = ", ".join(quote(c) for c in key)
     return f"ALTER TABLE {qualified(table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({columns})"
 
 
 def index_sql(table: TableName, index: Index, *, name: str) -> str:
+    """``CREATE [UNIQUE] INDEX name ON table (...)``."""
     unique = "UNIQUE " if index.unique else ""
     columns = ", ".join(quote(c) for c in index.columns)
     return f"CREATE {unique}INDEX {quote(name)} ON {qualified(table)} ({columns})"

@@ -18,8 +18,9 @@ from include.replication.interfaces import ReadResult, Sink
 from include.replication.models import KeyRange, SourceTable, TargetColumn
 from include.replication.partitions import KeyDistribution
 from include.replication.postgres import catalog, types
+from include.replication.postgres.checksums import PostgresChecksums
 from include.replication.postgres.copy_out import copy_out
-from include.replication.postgres.dialect import POSTGRES, PostgresChecksums, prepare_session, qualified, quote
+from include.replication.postgres.dialect import POSTGRES, prepare_session, qualified, quote
 from include.replication.settings import NulPolicy, ReadMode
 
 FETCH_ROWS = 1_000  # rows per FETCH in ``rows`` mode: a few MB even for 30 KB posts held as Python str
@@ -78,4 +79,5 @@ class PostgresSource(PostgresChecksums):
         return ReadResult(rows=encoder.rows, nul_stripped=dict(encoder.nul_stripped))
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()

@@ -13,7 +13,8 @@ from pg8000.native import Connection
 from include.replication.models import Index, KeyRange, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
 from include.replication.postgres import ddl
-from include.replication.postgres.dialect import POSTGRES, PostgresChecksums, prepare_session, qualified, quote
+from include.replication.postgres.checksums import PostgresChecksums
+from include.replication.postgres.dialect import POSTGRES, prepare_session, qualified, quote
 
 
 class PostgresTarget(PostgresChecksums):
@@ -56,12 +57,15 @@ class PostgresTarget(PostgresChecksums):
             raise PlanError(f"target schema {schema!r} does not exist and could not be created: {exc}") from exc
 
     def exists(self, table: TableName) -> bool:
+        """Whether ``table`` exists (``to_regclass``: no error, no lock)."""
         return self.conn.run("SELECT to_regclass(:name) IS NOT NULL", name=qualified(table))[0][0]
 
     def staging_table(self, table: TableName) -> TableName:
+        """``<table>__staging``, shortened with a hash past PostgreSQL's 63 bytes."""
         return ddl.staging_table(table)
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
+        """``CREATE TABLE`` (identity as GENERATED ALWAYS AS IDENTITY), after dropping ``table`` when ``replace``."""
         if replace:
             self.conn.run(f"DROP TABLE IF EXISTS {qualified(table)}")
         self.conn.run(ddl.create_table_sql(table, columns))
@@ -71,6 +75,7 @@ class PostgresTarget(PostgresChecksums):
         self.conn.run(ddl.primary_key_sql(table, key, name=ddl.derived_name(table.name, ddl.KEY_SUFFIX)))
 
     def create_indexes(self, table: TableName, indexes: Sequence[Index]) -> None:
+        """The source's secondary indexes on a staging table, under names the swap renames."""
         for index in indexes:
             self.conn.run(ddl.index_sql(table, index, name=ddl.staging_index_name(index)))
 
@@ -86,6 +91,7 @@ class PostgresTarget(PostgresChecksums):
         return self.conn.row_count
 
     def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+        """``DELETE`` a key range's rows, or ``TRUNCATE`` for the whole table."""
         if key_range is None:  # the whole table
             self.conn.run(f"TRUNCATE {qualified(table)}")
             return
@@ -112,6 +118,7 @@ class PostgresTarget(PostgresChecksums):
         self.conn.run(f"ANALYZE {qualified(table)}")
 
     def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
+        """``setval`` past ``max(identity)``; the next value is 1 when no value is positive."""
         column = identity_column(columns)
         if column:
             sql, params = ddl.align_identity_sql(table, column)
@@ -125,4 +132,5 @@ class PostgresTarget(PostgresChecksums):
         return self.conn.run("SELECT pg_get_serial_sequence(:t, :c)", t=qualified(table), c=column)[0][0]
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()

@@ -6,10 +6,9 @@ naming table, column and type.
 
 from __future__ import annotations
 
-import re
-
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
 from include.replication.plan import UnsupportedTypeError
+from include.replication.postgres.dialect import TYPE_MODIFIERS
 
 SUPPORTED_TYPES = (
     "smallint", "integer", "bigint", "numeric", "real", "double precision", "boolean",
@@ -18,13 +17,11 @@ SUPPORTED_TYPES = (
     "timestamp without time zone", "timestamp with time zone", "interval",
 )  # fmt: skip
 
-_TYPE_MODIFIERS = re.compile(r"\(\d+(,\d+)?\)")
-
 
 def map_column(table: str, column: SourceColumn) -> TargetColumn:
     """The same type on the target; an unknown type fails naming table, column and type."""
     # format_type() text: drop the modifiers, "timestamp(3) without time zone" -> "timestamp without time zone"
-    base = _TYPE_MODIFIERS.sub("", column.data_type).removesuffix("[]").strip()
+    base = TYPE_MODIFIERS.sub("", column.data_type).removesuffix("[]").strip()
     if base not in SUPPORTED_TYPES:
         raise UnsupportedTypeError(f"{table}.{column.name}: PostgreSQL type {column.data_type!r} is not supported")
     return TargetColumn(column.name, column.data_type, column.nullable, column.identity)

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from include.replication.copy.spool import MB, SpoolStreamer, StreamCancelled, spooled_file
+from include.replication.copy.spool import SpoolStreamer, StreamCancelled, spooled_file
+from include.replication.settings import MB
 
 
 def collect(chunks) -> bytes:
