@@ -37,7 +37,7 @@ from include.stackoverflow.database import (
     load_lookup_tables,
     row_counts,
 )
-from include.stackoverflow.schema import LOOKUP_TABLES, ROW_COUNTS, TABLES, TABLES_BY_NAME
+from include.stackoverflow.schema import LOOKUP_TABLES, MAX, ROW_COUNTS, TABLES, TABLES_BY_NAME
 
 CHUNK_ROWS = 250_000  # part of the content's definition: changing it changes every value
 
@@ -352,11 +352,41 @@ ROW_GENERATORS: dict[str, Callable[[Plan, int, int, random.Random], Iterator[tup
 
 
 def generate_rows(plan: Plan, table: str, chunk: int) -> Iterator[tuple]:
-    """Yield the rows of one chunk of ``table`` (the unit of determinism and of parallelism)."""
+    """Yield the rows of one chunk of ``table`` (the unit of determinism and of parallelism).
+
+    Text fits its column on SQL Server as on PostgreSQL: ``nvarchar(n)`` counts UTF-16 code
+    units, so a character outside the BMP takes two of the ``n`` (``fit_utf16``).
+    """
     start = chunk * CHUNK_ROWS
     stop = min(plan.rows[table], start + CHUNK_ROWS)
     rng = random.Random(f"{plan.seed}:{table}:{chunk}")
-    return ROW_GENERATORS[table](plan, start, stop, rng)
+    rows = ROW_GENERATORS[table](plan, start, stop, rng)
+    bounded = [
+        (i, c.length)
+        for i, c in enumerate(TABLES_BY_NAME[table].columns)
+        if c.sql_type == "nvarchar" and c.length is not None and c.length != MAX
+    ]
+    return (_fitted(row, bounded) for row in rows) if bounded else rows
+
+
+def fit_utf16(value: str, units: int) -> str:
+    """``value`` cut to at most ``units`` UTF-16 code units (characters beyond U+FFFF count two)."""
+    if len(value) * 2 <= units:  # fits even if every character took two
+        return value
+    used = 0
+    for position, character in enumerate(value):
+        used += 2 if ord(character) > 0xFFFF else 1
+        if used > units:
+            return value[:position]
+    return value
+
+
+def _fitted(row: tuple, bounded: list[tuple[int, int]]) -> tuple:
+    values = list(row)
+    for i, units in bounded:
+        if isinstance(values[i], str):
+            values[i] = fit_utf16(values[i], units)
+    return tuple(values)
 
 
 def _load_chunk(url: str, schema: str, plan: Plan, table: str, chunk: int) -> tuple[str, int]:

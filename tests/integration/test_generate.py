@@ -8,8 +8,16 @@ import sys
 import pytest
 
 from include.stackoverflow.database import connect, row_counts
-from include.stackoverflow.generate import CHUNK_ROWS, generate
-from include.stackoverflow.schema import LOOKUP_ROWS, LOOKUP_TABLES, ROW_COUNTS, TABLES, TABLES_BY_NAME, postgres_type
+from include.stackoverflow.generate import CHUNK_ROWS, fit_utf16, generate
+from include.stackoverflow.schema import (
+    LOOKUP_ROWS,
+    LOOKUP_TABLES,
+    MAX,
+    ROW_COUNTS,
+    TABLES,
+    TABLES_BY_NAME,
+    postgres_type,
+)
 
 SCALE = 0.01
 
@@ -110,6 +118,32 @@ REALISM = {
 def test_realistic_values_present(generated, query):
     """The generated data carries the shapes that break naive copies."""
     assert generated.run(query)[0][0] > 0
+
+
+def test_text_fits_nvarchar_in_utf16_units(generated):
+    """Every nvarchar(n) value fits n UTF-16 code units, as SQL Server counts them (an emoji takes two).
+
+    The generator writes text at a column's declared maximum; in characters that overflowed
+    nvarchar(250) for titles holding characters beyond the BMP.
+    """
+    over = {}
+    for table in TABLES:
+        for column in table.columns:
+            if column.sql_type == "nvarchar" and column.length not in (None, MAX):
+                col = f'"{column.name}"'
+                units = f"length({col}) * 2 - length(regexp_replace({col}, '[\\U00010000-\\U0010FFFF]', '', 'g'))"
+                over[f"{table.name}.{column.name}"] = generated.run(
+                    f'SELECT count(*) FROM "{table.name}" WHERE {units} > {column.length}'
+                )[0][0]
+    assert over == dict.fromkeys(over, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "units", "expected"),
+    [("abc", 3, "abc"), ("abcd", 3, "abc"), ("a😀b", 3, "a😀"), ("a😀b", 2, "a"), ("😀😀", 3, "😀"), ("", 0, "")],
+)
+def test_fit_utf16_counts_surrogate_pairs(value, units, expected):
+    assert fit_utf16(value, units) == expected
 
 
 def test_datetime_milliseconds_on_sql_server_grid(generated):
