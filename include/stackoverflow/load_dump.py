@@ -91,13 +91,27 @@ class LoadReport:
         return "\n".join(lines)
 
 
-class _Tally:
+class Tally:
     """Mutable counters filled while rows stream; frozen into the ``LoadReport`` at the end."""
 
     def __init__(self) -> None:
         self.ignored: Counter[str] = Counter()
         self.defaulted: Counter[str] = Counter()
         self.nulls: Counter[str] = Counter()
+
+    def report(
+        self, rows: dict[str, int], skipped: tuple[str, ...], missing: tuple[str, ...], *, seconds: float
+    ) -> LoadReport:
+        """The load's report: ``rows`` per table (the nine, in schema order; absent ones 0) and these counters."""
+        return LoadReport(
+            rows={t.name: rows.get(t.name, len(LOOKUP_ROWS.get(t.name, ()))) for t in TABLES},
+            skipped_files=skipped,
+            missing_files=missing,
+            ignored_attributes=dict(sorted(self.ignored.items())),
+            defaulted_columns=dict(sorted(self.defaulted.items())),
+            null_columns=dict(sorted(self.nulls.items())),
+            seconds=seconds,
+        )
 
 
 def iter_row_attributes(path: Path) -> Iterator[dict[str, str]]:
@@ -155,7 +169,7 @@ def _text_checker(column: Column) -> Callable[[str], str]:
     return check
 
 
-def column_reader(table: Table, column: Column, tally: _Tally) -> Callable[[str | None], object]:
+def column_reader(table: Table, column: Column, tally: Tally) -> Callable[[str | None], object]:
     """Return a function from one attribute value (None when absent) to ``column``'s value."""
     convert = {"int": _to_int, "datetime": _to_datetime}.get(column.sql_type) or _text_checker(column)
     key = f"{table.name}.{column.name}"
@@ -180,7 +194,7 @@ def column_reader(table: Table, column: Column, tally: _Tally) -> Callable[[str 
     return read
 
 
-def convert_rows(path: Path, table: Table, tally: _Tally) -> Iterator[tuple]:
+def convert_rows(path: Path, table: Table, tally: Tally) -> Iterator[tuple]:
     """Yield ``table``'s rows, in column order, from the dump file at ``path``."""
     readers = [(c.name, column_reader(table, c, tally)) for c in table.columns]
     known = {c.name for c in table.columns}
@@ -213,7 +227,7 @@ def _server_message(exc: DatabaseError) -> str:
     return fields["M"] + (f" ({fields['D']})" if "D" in fields else "")
 
 
-def _load_table(conn: Connection, table: Table, path: Path | None, tally: _Tally, *, schema: str) -> int:
+def _load_table(conn: Connection, table: Table, path: Path | None, tally: Tally, *, schema: str) -> int:
     """COPY one table from its dump file (none: the table stays empty), then add its key; return rows."""
     source = convert_rows(path, table, tally) if path else iter(())
     try:
@@ -232,7 +246,7 @@ def load_dump(dump_dir: str | Path, url: str, *, schema: str = "public") -> Load
     if not dump_dir.is_dir():
         raise DumpError(f"dump folder not found: {dump_dir}")
     files, skipped, missing = plan_files(dump_dir)
-    tally = _Tally()
+    tally = Tally()
     rows: dict[str, int] = {}
     conn = connect(url)
     try:
@@ -248,15 +262,7 @@ def load_dump(dump_dir: str | Path, url: str, *, schema: str = "public") -> Load
     finally:
         # After an error mid-COPY the protocol state is unknown: closing makes the server roll back.
         conn.close()
-    return LoadReport(
-        rows={t.name: rows[t.name] for t in TABLES},
-        skipped_files=skipped,
-        missing_files=missing,
-        ignored_attributes=dict(sorted(tally.ignored.items())),
-        defaulted_columns=dict(sorted(tally.defaulted.items())),
-        null_columns=dict(sorted(tally.nulls.items())),
-        seconds=time.perf_counter() - started,
-    )
+    return tally.report(rows, skipped, missing, seconds=time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> int:

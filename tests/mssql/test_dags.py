@@ -4,9 +4,10 @@ Runs only with a real SQL Server (``REPLICATION_TEST_MSSQL_URL``, see README.md 
 
 The source is given to the DAGs as Airflow connection ``stackoverflow_source`` of type mssql
 (``AIRFLOW_CONN_STACKOVERFLOW_SOURCE=mssql://...``), the way ``replication_helpers.run_dag`` points
-them at a PostgreSQL source. Two sources: a scratch database built from the project's T-SQL script
-(``stackoverflow2010_mssql.sql``) and filled with a small generated StackOverflow (every server
-has one), and the attached StackOverflow2010 itself, for Users and Badges (skipped when absent).
+them at a PostgreSQL source. Three sources, each built by ``include/stackoverflow/sqlserver.py``
+from the project's T-SQL script: a small generated StackOverflow, a real Stack Exchange dump
+(skipped, saying so, without ../shared/data/stackexchange), and the attached StackOverflow2010
+itself, for Users and Badges (skipped when absent).
 """
 
 from __future__ import annotations
@@ -20,65 +21,52 @@ import pytest
 from include.replication.models import TableName
 from include.replication.mssql.dialect import qualified, quote
 from include.replication.postgres.dialect import quote as pg_quote
-from include.stackoverflow.generate import ROW_GENERATORS, Plan, generate_rows
-from include.stackoverflow.schema import LOOKUP_ROWS, ROW_COUNTS, TABLES_BY_NAME
+from include.stackoverflow import sqlserver
+from include.stackoverflow.schema import ROW_COUNTS, TABLES_BY_NAME
+from tests.conftest import STACKEXCHANGE_DIR, require_stackexchange_dir
 from tests.integration.replication_helpers import (
     NINE,
+    content_hash,
     identity_state,
     key_and_identity,
     run_dag,
     table_names,
     task_states,
 )
-from tests.mssql.mssql_helpers import (
-    TSQL_SCRIPT,
-    MssqlServer,
-    execute,
-    fit_utf16,
-    insert_rows,
-    pg_rows,
-    query,
-    scratch_database,
-)
+from tests.integration.test_load_dump import IOTA_ROWS
+from tests.mssql.mssql_helpers import MssqlServer, pg_rows, query, scratch_database
 
 STREAMING = "replicate_stackoverflow_to_postgres_parallel"
 BULK = "replicate_stackoverflow_to_postgres_bulk_parallel"
 SCALE, SEED = 0.0005, 11  # about 9,700 rows: Votes 5,072, Comments 1,938, Posts 1,865, ...
+DUMP = "iota.stackexchange.com"  # the primary real test set
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def small_stackoverflow(mssql_server: MssqlServer) -> Iterator[str]:
-    """A scratch database: the nine tables from the T-SQL script, the lookup rows, and generated rows at SCALE.
-
-    Generated text is cut to fit nvarchar(n), which counts UTF-16 units where the generator counts
-    characters (a few Comments.Text values with non-BMP characters would not fit otherwise).
-    """
+    """A scratch database: the nine tables from the T-SQL script, the lookup rows, and generated rows at SCALE."""
     with scratch_database(mssql_server, "so_small") as name:
         conn = mssql_server.connect(name)
         try:
-            execute(conn, TSQL_SCRIPT.read_text())
-            for table, rows in LOOKUP_ROWS.items():
-                insert_rows(conn, table, ["Id", TABLES_BY_NAME[table].columns[1].name], rows, identity_insert=True)
-            plan = Plan.for_scale(SCALE, SEED)
-            for table_name in ROW_GENERATORS:
-                table = TABLES_BY_NAME[table_name]
-                rows = (
-                    tuple(fit_utf16(v, c.length) for c, v in zip(table.columns, row, strict=True))
-                    for chunk in range(plan.chunks(table_name))
-                    for row in generate_rows(plan, table_name, chunk)
-                )
-                inserted = insert_rows(
-                    conn,
-                    table_name,
-                    [c.name for c in table.columns],
-                    rows,
-                    datetime_columns=[c.name for c in table.columns if c.sql_type == "datetime"],
-                    identity_insert=True,
-                )
-                assert inserted == plan.rows[table_name]
+            counts = sqlserver.generate(conn, scale=SCALE, seed=SEED)
         finally:
             conn.close()
+        assert counts["Votes"] > 4_000
+        yield name
+
+
+@pytest.fixture(scope="module")
+def real_dump(mssql_server: MssqlServer) -> Iterator[str]:
+    """A scratch database holding a real Stack Exchange dump (iota), loaded by the project's T-SQL loader."""
+    require_stackexchange_dir()
+    with scratch_database(mssql_server, "so_dump") as name:
+        conn = mssql_server.connect(name)
+        try:
+            report = sqlserver.load_dump(conn, STACKEXCHANGE_DIR / DUMP)
+        finally:
+            conn.close()
+        assert {name: report.rows[name] for name in IOTA_ROWS} == IOTA_ROWS
         yield name
 
 
@@ -154,6 +142,42 @@ def test_dag_copies_a_small_sql_server_stackoverflow(
         loads = [t for t in task_states(run) if t.startswith("copy_partition.load_partition[")]
         assert len(loads) > len(NINE)  # the larger tables were split
         assert [p for p in (tmp_path / "staging").rglob("*") if p.is_file()] == []
+
+
+PLAN_BASES = ("statistics histogram", "exact quantiles: this server has no sys.dm_db_stats_histogram")
+
+
+@pytest.mark.parametrize("dag_id", [STREAMING, BULK], ids=["streaming", "bulk"])
+def test_real_dump_copies_exactly_twice_in_a_row(
+    airflow_db: str,
+    mssql_server: MssqlServer,
+    real_dump: str,
+    fresh_database: str,
+    dag_id: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+):
+    """A real dump (iota) in SQL Server, copied twice: both runs verified, the second leaves identical tables.
+
+    The bulk DAG plans the key ranges of Votes, Posts and Comments from the server's statistics,
+    or, where the server has none (Babelfish), from exact quantiles; its log says which.
+    """
+    conf = conf_for(dag_id, tmp_path, partition_rows=2_000)
+    conn = mssql_server.connect(real_dump)
+    try:
+        first = run_dag(dag_id, mssql_server.airflow_uri(real_dump), fresh_database, **conf)
+        assert_replicated(first, conn, fresh_database, NINE, compare_rows=None)
+        hashes = {t: content_hash(fresh_database, t) for t in NINE}
+        second = run_dag(dag_id, mssql_server.airflow_uri(real_dump), fresh_database, **conf)
+        assert_replicated(second, conn, fresh_database, NINE, compare_rows=None)
+    finally:
+        conn.close()
+    assert {t: content_hash(fresh_database, t) for t in NINE} == hashes
+    if dag_id == BULK:
+        captured = capfd.readouterr()
+        log = captured.out + captured.err  # the task logs of dag.test() go to stderr
+        for table in ("Votes", "Posts", "Comments"):
+            assert any(f"{table}: key Id distribution from {basis}" in log for basis in PLAN_BASES), table
 
 
 @pytest.mark.parametrize("dag_id", [STREAMING, BULK], ids=["streaming", "bulk"])

@@ -37,12 +37,21 @@ quote = TSQL.quote
 qualified = TSQL.qualified
 
 
-def execute(cursor: Any, sql: str, params: dict[str, Any] | None = None) -> None:
+def execute(cursor: Any, sql: str, params: dict[str, Any] | tuple[Any, ...] | None = None) -> None:
     """Run ``sql``; without parameters pymssql sends the text untouched, with no placeholder scan."""
     if params:
         cursor.execute(sql, params)
     else:
         cursor.execute(sql)
+
+
+def run(conn: Any, sql: str, params: dict[str, Any] | tuple[Any, ...] | None = None) -> None:
+    """Run one batch that returns no rows, on a cursor of its own."""
+    cursor = conn.cursor()
+    try:
+        execute(cursor, sql, params)
+    finally:
+        cursor.close()
 
 
 def fetch_all(conn: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
