@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from include.replication.load import replicate_table
+from include.replication.models import SourceColumn, SourceTable, TableName, TargetColumn
+from include.replication.mssql import checksums
 from include.replication.plan import TableJob
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
@@ -101,3 +105,71 @@ def test_append_mode_adds_rows_and_checks_the_count(copied):
     report = replicate_table(appending, source=source, target=target)
     assert report.verification.ok
     assert content_hash(target_url, "Users")[0] == report.stats.rows
+
+
+def test_checksums_finished_by_the_client_equal_postgresql_s(fresh_database):
+    """The client-side half of the contract (SQL Server 2016/2017, Babelfish) against PostgreSQL's own SQL.
+
+    Stand-in for SQL Server (none runs in CI): the canonical values a SQL Server returns for the
+    client to finish (``mssql/checksums.py``: text as nvarchar with NUL, char(n) padded, bytes and
+    float bits as binary, other types as T-SQL's text) are written here by hand for the same rows
+    PostgreSQL holds; the bucket sums must be PostgreSQL's, bucket for bucket.
+    ``tests/mssql`` checks the server's half against a real TDS engine.
+    """
+    rows = [
+        (1, "plain", "ab", b"\x00\xff", 0.1, "2010-07-31 23:59:59.997000", True),
+        (2, "é 😀 \\ \t\r\n", "", b"", -0.0, "1753-01-01 00:00:00.000000", False),
+        (3, None, None, None, None, None, None),
+        (-7, "", "x", b"\\N", float("inf"), "9999-12-31 23:59:59.997000", True),
+        (70_000, "  trailing  ", "pad", b"\x01", 1e-310, "2000-02-29 12:00:00.003000", False),
+    ]
+    conn = connect(fresh_database)
+    try:
+        conn.run(
+            'CREATE TABLE "T" ("Id" integer PRIMARY KEY, "Txt" text, "Fix" char(4), "Bin" bytea, '
+            '"Flt" double precision, "Ts" timestamp(3), "Flag" boolean)'
+        )
+        for row in rows:
+            conn.run('INSERT INTO "T" VALUES (:a, :b, :c, :d, :e, CAST(:f AS timestamp), :g)', a=row[0], b=row[1],
+                     c=row[2], d=row[3], e=row[4], f=row[5], g=row[6])  # fmt: skip
+        target = PostgresTarget(conn)
+        columns = tuple(
+            TargetColumn(name, kind, True)
+            for name, kind in [("Id", "integer"), ("Txt", "text"), ("Fix", "char(4)"), ("Bin", "bytea"),
+                               ("Flt", "double precision"), ("Ts", "timestamp(3)"), ("Flag", "boolean")]
+        )  # fmt: skip
+        expected = target.bucket_checksums(
+            TableName("public", "T"), columns, key="Id", width=3, nul_policy=NulPolicy.STRIP
+        )
+    finally:
+        conn.close()
+    table = SourceTable(
+        "dbo",
+        "T",
+        (
+            SourceColumn("Id", "int", False),
+            SourceColumn("Txt", "nvarchar", True, char_length=-1),
+            SourceColumn("Fix", "nchar", True, char_length=4),
+            SourceColumn("Bin", "varbinary", True, char_length=-1),
+            SourceColumn("Flt", "float", True, precision=53),
+            SourceColumn("Ts", "datetime", True),
+            SourceColumn("Flag", "bit", True),
+        ),
+        primary_key=("Id",),
+    )
+    # what SQL Server returns per row for canonical_values_sql: the key, then each column's value
+    served = [
+        (
+            key,
+            None if key is None else str(key),
+            None if text is None else text + "\x00",  # NUL stripped by the client under nul_policy=strip
+            None if fixed is None else fixed.ljust(4),
+            binary,
+            None if number is None else struct.pack(">d", number),
+            stamp and stamp[:23] + "000",
+            None if flag is None else ("t" if flag else "f"),
+        )
+        for key, text, fixed, binary, number, stamp, flag in rows
+    ]
+    finish = checksums.finishers(table, table.columns, NulPolicy.STRIP)
+    assert checksums.bucket_sums(served, finish, width=3, keyed=True) == expected
