@@ -22,6 +22,7 @@ from include.replication.mssql.types import SQLSERVER_TYPES, map_table
 from include.replication.settings import NulPolicy
 from include.replication.verify import BucketSum
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
+from tests.unit.test_mssql_source import time_sql, timestamp_sql, utc_sql
 
 _SHAPE = {"char": {"char_length": 10}, "nchar": {"char_length": 10}, "varchar": {"char_length": 50},
           "nvarchar": {"char_length": -1}, "binary": {"char_length": 16}, "varbinary": {"char_length": -1},
@@ -91,10 +92,9 @@ CANONICAL = {
     "date": "CONVERT(varchar(10), t.[c], 23)",
     "datetime": "CONVERT(varchar(23), t.[c], 121) + '000'",
     "smalldatetime": "CONVERT(varchar(19), t.[c], 120) + '.000000'",
-    "datetime2": "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), t.[c]), 121), 26)",
-    "time": "LEFT(CONVERT(varchar(16), CONVERT(time(7), t.[c]), 121), 15)",
-    "datetimeoffset": "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET(t.[c], '+00:00')), 121), 26)"
-    " + '+00'",
+    "datetime2": timestamp_sql("t.[c]"),
+    "time": time_sql("t.[c]"),
+    "datetimeoffset": timestamp_sql(utc_sql("t.[c]")) + " + '+00'",
     "uniqueidentifier": "LOWER(CONVERT(varchar(36), t.[c]))",
     "varbinary": "LOWER(CONVERT(varchar(max), CONVERT(varbinary(max), t.[c]), 2))",
     "nvarchar": "CAST(CONVERT(nvarchar(max), t.[c]) COLLATE Latin1_General_100_BIN2_UTF8 AS varchar(max))",

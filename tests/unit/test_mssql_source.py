@@ -27,6 +27,23 @@ from tests.unit.mssql_fakes import FakeConnection
 ID = SourceColumn("Id", "int", False, identity=True)
 
 
+def microseconds_sql(col: str) -> str:
+    return f"'.' + RIGHT('00000' + CONVERT(varchar(6), DATEPART(microsecond, {col})), 6)"
+
+
+def timestamp_sql(col: str) -> str:
+    """Seconds by style 120, six fraction digits always (style 121 drops a zero fraction on Babelfish)."""
+    return f"CONVERT(varchar(19), {col}, 120) + {microseconds_sql(col)}"
+
+
+def time_sql(col: str) -> str:
+    return f"CONVERT(varchar(8), {col}, 108) + {microseconds_sql(col)}"
+
+
+def utc_sql(col: str) -> str:
+    return f"CONVERT(datetime2(7), SWITCHOFFSET({col}, '+00:00'))"
+
+
 def table_of(*columns: SourceColumn, key: tuple[str, ...] = ("Id",)) -> SourceTable:
     return SourceTable("dbo", "T", (ID, *columns), primary_key=key)
 
@@ -113,12 +130,12 @@ def test_uniqueidentifier_is_in_display_order():
     [
         (
             SourceColumn("v", "datetime2", True, scale=7),
-            "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), [v]), 121), 26) AS [v]",
+            f"{timestamp_sql('[v]')} AS [v]",
         ),
-        (SourceColumn("v", "time", True, scale=7), "LEFT(CONVERT(varchar(16), CONVERT(time(7), [v]), 121), 15) AS [v]"),
+        (SourceColumn("v", "time", True, scale=7), f"{time_sql('[v]')} AS [v]"),
         (
             SourceColumn("v", "datetimeoffset", True, scale=7),
-            "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), SWITCHOFFSET([v], '+00:00')), 121), 26) + '+00' AS [v]",
+            f"{timestamp_sql(utc_sql('[v]'))} + '+00' AS [v]",
         ),
         (SourceColumn("v", "money", True), "CONVERT(decimal(19,4), [v]) AS [v]"),
         (SourceColumn("v", "smallmoney", True), "CONVERT(decimal(10,4), [v]) AS [v]"),

@@ -92,12 +92,15 @@ def _float(column: SourceColumn) -> str:
     return "real" if column.precision is not None and column.precision <= 24 else "double precision"
 
 
-# Read expressions. Widening to datetime2(7)/time(7) is exact and makes style 121 print a fixed
-# width; LEFT cuts the 7th fraction digit (truncation, see above). Converting datetimeoffset to
-# datetime2 keeps the local clock and drops the offset, so it goes to UTC first.
-TIMESTAMP_TEXT = "LEFT(CONVERT(varchar(27), CONVERT(datetime2(7), {col}), 121), 26)"
-TIME_TEXT = "LEFT(CONVERT(varchar(16), CONVERT(time(7), {col}), 121), 15)"
-UTC_TEXT = TIMESTAMP_TEXT.format(col="SWITCHOFFSET({col}, '+00:00')") + " + '+00'"
+# Read expressions: seconds from styles 120 and 108, then always six fraction digits from
+# DATEPART(microsecond), which truncates the 7th (see above). Not style 121 of datetime2(7): it
+# is fixed-width on SQL Server but drops an all-zero fraction on Babelfish ("12:00:00"), and this
+# text is also the checksum's canonical text. Converting datetimeoffset to datetime2 keeps the
+# local clock and drops the offset, so it goes to UTC first.
+_MICROSECONDS = "'.' + RIGHT('00000' + CONVERT(varchar(6), DATEPART(microsecond, {col})), 6)"
+TIMESTAMP_TEXT = "CONVERT(varchar(19), {col}, 120) + " + _MICROSECONDS
+TIME_TEXT = "CONVERT(varchar(8), {col}, 108) + " + _MICROSECONDS
+UTC_TEXT = TIMESTAMP_TEXT.format(col="CONVERT(datetime2(7), SWITCHOFFSET({col}, '+00:00'))") + " + '+00'"
 
 # Canonical texts shared by several rows
 DIGITS = "CONVERT(varchar(20), {col})"
