@@ -9,7 +9,9 @@ generated StackOverflow source built once per scale in database ``bench_source_<
   recorded as an error where the server cannot run it);
 - ``checksum by client``: the server's canonical values hashed by the client (SQL Server 2016/2017,
   Babelfish);
-- ``checksum of target``: the same table's checksums in the PostgreSQL target (copied once, first).
+- ``checksum of target``: the same table's checksums in the PostgreSQL target (copied once, first);
+- ``<datetime column> as read`` / ``as canonical text``: one datetime column fetched as it is, and as
+  the T-SQL canonical text the client-side checksum asks the server for.
 
 Medians of ``--repeat`` runs, taken in turns; JSON in ``docs/bench/tds-source-scale-<scale>.json``.
 ADR 0005 reads it.
@@ -33,8 +35,9 @@ from urllib.parse import urlsplit, urlunsplit
 from bench import databases
 from include.replication.load import replicate_table
 from include.replication.models import TableName
+from include.replication.mssql import checksums
 from include.replication.mssql.capabilities import SQL_SERVER_2019, Capabilities, probe
-from include.replication.mssql.dialect import fetch_all, quote, run
+from include.replication.mssql.dialect import fetch_all, qualified, quote, run
 from include.replication.mssql.source import SqlServerSource
 from include.replication.plan import TableJob
 from include.replication.postgres.target import PostgresTarget
@@ -106,6 +109,12 @@ def measure(url: str, target_url: str, table_name: str, repeat: int) -> dict[str
             return source.stream_rows(table, columns, lambda b: counted.__setitem__(0, counted[0] + len(b)),
                                       nul_policy=NulPolicy.STRIP).rows  # fmt: skip
 
+        stamp = next((c for c in table.columns if c.data_type == "datetime"), None)
+
+        def scan(expression: str) -> int:
+            """Fetch one expression of every row: what the server spends on it, through the driver."""
+            return sum(1 for _ in source._rows(table, f"SELECT {expression} FROM {qualified(table)}", {}))
+
         runs: dict[str, Callable[[], Any]] = {
             "read": read,
             "checksum on server": lambda: SqlServerSource(conn, SQL_SERVER_2019).bucket_checksums(
@@ -114,6 +123,10 @@ def measure(url: str, target_url: str, table_name: str, repeat: int) -> dict[str
             "checksum by client": lambda: SqlServerSource(conn, CLIENT_SIDE).bucket_checksums(table, columns, **args),
             "checksum of target": lambda: target.bucket_checksums(TableName("public", table_name), columns, **args),
         }
+        if stamp is not None:  # how much of the client-side checksum is the server's datetime-to-text conversion
+            col = quote(stamp.name)
+            runs[f"{stamp.name} as read"] = lambda: scan(col)
+            runs[f"{stamp.name} as canonical text"] = lambda: scan(checksums.canonical_value(stamp, col))
         seconds: dict[str, list[float]] = {name: [] for name in runs}
         errors: dict[str, str] = {}
         results: dict[str, Any] = {}
@@ -150,6 +163,8 @@ def measure(url: str, target_url: str, table_name: str, repeat: int) -> dict[str
 def markdown(document: dict[str, Any]) -> str:
     """The medians as a table: seconds, and rows/s."""
     names = ["read", "checksum on server", "checksum by client", "checksum of target"]
+    extra = sorted({name for t in document["tables"] for name in t["median_seconds"]} - set(names))
+    names += extra
     lines = [f"| table | rows | {' | '.join(names)} |", "|---|---:|" + "---:|" * len(names)]
     for t in document["tables"]:
         cells = []
