@@ -89,8 +89,12 @@ def plan_table(
     total_rows: int,
     points: Sequence[tuple[int, float]] | None,
     partition_rows: int,
+    basis: str = "",
 ) -> list[Partition]:
-    """Partitions for one table: one when small or keyless, else about ``total_rows / partition_rows``."""
+    """Partitions for one table: one when small or keyless, else about ``total_rows / partition_rows``.
+
+    ``basis`` says where ``points`` came from; split partitions carry it in their note.
+    """
     if key is None:
         return [Partition(table, 0, 1, None, None, None, total_rows, "no single integer key: one partition")]
     if total_rows <= partition_rows or not points:
@@ -100,7 +104,8 @@ def plan_table(
     edges: list[int | None] = [None, *cuts, None]
     count = len(edges) - 1
     share = total_rows // count
-    return [Partition(table, i, count, key, edges[i], edges[i + 1], share) for i in range(count)]
+    note = f"ranges from {basis}" if basis else ""
+    return [Partition(table, i, count, key, edges[i], edges[i + 1], share, note) for i in range(count)]
 
 
 def histogram_points(bounds: Sequence[int], total_rows: float) -> list[tuple[int, float]]:

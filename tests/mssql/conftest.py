@@ -5,12 +5,17 @@ The session then checks the server once, first, so that a wrong URL or a stopped
 every test here within seconds with the same message instead of hanging. Each session works in
 its own scratch database, dropped at the end; the PostgreSQL side is the suite's usual throwaway
 server (``tests/conftest.py``).
+
+A server that is not SQL Server but speaks its protocol (Babelfish for PostgreSQL) is probed once,
+first, for what the tests need (``mssql_helpers.probe_traits``); the tests skip or adapt only for
+a deviation a probe found, saying which, and the deviations are listed at the end of the run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +28,10 @@ from tests.mssql.mssql_helpers import (
     SKIP_REASON,
     STACKOVERFLOW2010,
     MssqlServer,
+    ServerTraits,
     database_state,
     driver_message,
+    probe_traits,
     query,
     scratch_database,
 )
@@ -42,14 +49,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+PROBED: list[ServerTraits] = []  # the session's traits, for the terminal summary
+
+
 @pytest.fixture(scope="session", autouse=True)
 def mssql_server() -> MssqlServer:
-    """The server from the URL, reachable, SQL Server 2019 or later; set up before anything else in this folder."""
+    """The server from the URL, reachable, SQL Server 2016 or later, its traits probed; set up before anything else here."""
     server, problem = check_server(os.environ[MSSQL_URL_ENV])
     if problem:  # failed outside the except blocks: the message, not the driver's traceback chain
         pytest.fail(problem, pytrace=False)
     assert server is not None
-    return server
+    traits = probe_traits(server)
+    PROBED.append(traits)
+    return replace(server, traits=traits)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List what the session's probes found this server does differently from SQL Server (nothing, on SQL Server)."""
+    for traits in PROBED:
+        deviations = traits.deviations()
+        terminalreporter.section("tests/mssql: server deviations from SQL Server (probed at session start)")
+        if not deviations:
+            terminalreporter.write_line("none: every probe behaved as SQL Server does")
+        for deviation in deviations:
+            terminalreporter.write_line(f"- {deviation}")
+        if traits.capabilities.describe():
+            terminalreporter.write_line(
+                f"- the product's own probe (mssql.capabilities): {traits.capabilities.describe()}"
+            )
 
 
 def check_server(url: str) -> tuple[MssqlServer | None, str | None]:
@@ -72,8 +99,9 @@ def check_server(url: str) -> tuple[MssqlServer | None, str | None]:
         conn.close()
     if major < MIN_MAJOR_VERSION:
         return None, (
-            f"{server.describe()} is SQL Server major version {major}; the checksums need 2019 (15) or later "
-            f"(UTF-8 collations): {version.splitlines()[0]}"
+            f"{server.describe()} is SQL Server major version {major}; the project needs 2016 (13) or later "
+            f"(2016 and 2017, without UTF-8 collations, have their checksums finished by the client): "
+            f"{version.splitlines()[0]}"
         )
     return server, None
 

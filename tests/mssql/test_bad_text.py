@@ -7,6 +7,9 @@ compare the stripped text) or fails the load (``"fail"``), naming table, column 
 invalid surrogate must give a clear error or a counted decision, never a silent change. The
 encoder (``encoding.RowEncoder``) names table, column and key when a Python string holds a lone
 surrogate; whether pymssql over FreeTDS ever hands one over is what the second test finds out.
+
+A server whose text cannot hold U+0000, or whose nvarchar cannot hold a lone surrogate (Babelfish:
+both, found by the session's probes), has nothing to copy here: those tests skip naming the probe.
 """
 
 from __future__ import annotations
@@ -22,9 +25,18 @@ from include.replication.models import TableName
 from include.replication.mssql.dialect import qualified
 from include.replication.postgres.dialect import quote as pg_quote
 from tests.integration.replication_helpers import table_names
-from tests.mssql.mssql_helpers import copy_table, execute, pg_rows, query, source_table, unique_name
-
-LONE_SURROGATE_UTF16LE = "0x410000D84200"  # "A", U+D800 alone, "B": as nvarchar, three UTF-16 code units
+from tests.mssql.mssql_helpers import (
+    LONE_SURROGATE_UTF16LE,
+    SC_COLLATION,
+    MssqlServer,
+    copy_table,
+    execute,
+    pg_rows,
+    query,
+    skip_for,
+    source_table,
+    unique_name,
+)
 
 
 def nul_table(conn: Any) -> str:
@@ -47,8 +59,9 @@ def nul_table(conn: Any) -> str:
     return name
 
 
-def test_nul_is_stripped_counted_and_verified(mssql_conn: Any, fresh_database: str):
+def test_nul_is_stripped_counted_and_verified(mssql_server: MssqlServer, mssql_conn: Any, fresh_database: str):
     """nul_policy=strip: each U+0000 is removed and counted against its column, and the checksums still match."""
+    skip_for(mssql_server.traits.nul)
     name = nul_table(mssql_conn)
     report = copy_table(mssql_conn, source_table(mssql_conn, name), fresh_database, nul_policy="strip")
     assert report.stats.nul_stripped == {"Body": 3, "Code": 1}
@@ -58,25 +71,32 @@ def test_nul_is_stripped_counted_and_verified(mssql_conn: Any, fresh_database: s
     assert rows == [(1, "ab", "xy"), (2, "clean", "ok"), (3, None, None), (4, "", "")]
 
 
-def test_nul_fails_naming_table_column_and_key(mssql_conn: Any, fresh_database: str):
+def test_nul_fails_naming_table_column_and_key(mssql_server: MssqlServer, mssql_conn: Any, fresh_database: str):
     """nul_policy=fail: the load stops at the first U+0000 with BadValueError naming dbo.<table>.Body and Id=1; no table is left."""
+    skip_for(mssql_server.traits.nul)
     name = nul_table(mssql_conn)
     with pytest.raises(BadValueError, match=rf"^dbo\.{name}\.Body: NUL character \(U\+0000\) at Id=1;"):
         copy_table(mssql_conn, source_table(mssql_conn, name), fresh_database, nul_policy="fail")
     assert table_names(fresh_database) == []
 
 
-def test_lone_surrogate_fails_naming_table_column_and_key(mssql_conn: Any, fresh_database: str):
+def test_lone_surrogate_fails_naming_table_column_and_key(
+    mssql_server: MssqlServer, mssql_conn: Any, fresh_database: str
+):
     """An nvarchar holding U+D800 alone (under a _SC collation) fails the load naming table, column and key.
 
     If pymssql/FreeTDS replaces the code unit before the project sees it, the test is an xfail that
-    records what the driver returned and what the copy then did, rather than a guess.
+    records what the driver returned and what the copy then did, rather than a guess. A server
+    without the _SC collation (a probe found) stores the column under the database's collation,
+    which keeps UTF-16 code units as they are too.
     """
+    skip_for(mssql_server.traits.lone_surrogate)
     name = unique_name("surrogate")
     table_sql = qualified(TableName("dbo", name))
+    collate = "" if mssql_server.traits.sc_collation else f" COLLATE {SC_COLLATION}"
     execute(
         mssql_conn,
-        f"CREATE TABLE {table_sql} ([Id] int NOT NULL PRIMARY KEY, [Body] nvarchar(40) COLLATE Latin1_General_100_CI_AS_SC NULL)",
+        f"CREATE TABLE {table_sql} ([Id] int NOT NULL PRIMARY KEY, [Body] nvarchar(40){collate} NULL)",
     )
     # CAST from binary stores the UTF-16LE units as they are, whatever NCHAR() does with surrogates
     execute(

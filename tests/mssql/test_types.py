@@ -12,11 +12,17 @@ server because pymssql mishandles them (datetime2, time, datetimeoffset, money, 
 sql_variant and the CLR types) are compared with the documented result of their literal instead.
 Should the whole-table copy fail, each column is copied again on its own, so the failure is
 pinned to its column and the other columns are still checked.
+
+On a server that is not SQL Server (Babelfish), the session's probes (``mssql_helpers.probe_traits``)
+decide what the table can hold: a type the server lacks is left out of the table, its tests
+skipped naming the probe; a value the server cannot hold is built otherwise where it can be
+(``adapt``), each adaptation saying why. Every other column and value is exercised as on SQL Server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -33,6 +39,7 @@ from include.replication.report import TableReport
 from include.stackoverflow.database import connect
 from tests.mssql.mssql_helpers import (
     MssqlServer,
+    ServerTraits,
     copy_table,
     execute,
     pg_database,
@@ -78,6 +85,8 @@ class TypeCase:
     target_sql: str = "{col}"  # how PostgreSQL reads the column back
     padded: bool = False  # char(n): padding is not significant (SQL Server pads UTF-16 units, PostgreSQL characters)
     approx: bool = False  # floats: ``expected`` is the literal, exact equality is with pymssql's value
+    values_without_nul: tuple[str, str, str, str] | None = None  # the same bytes, never passed through text
+    catalog_nullable: bool | None = None  # None: nullable exactly when the test gives values (not rowversion)
 
 
 CASES: tuple[TypeCase, ...] = (
@@ -173,7 +182,8 @@ CASES: tuple[TypeCase, ...] = (
              (bytes(8), b"\xff" * 8, b"\x00\xff\\\n" + bytes(4), bytes(8))),
     TypeCase("c_varbinary", "varbinary(max)", ("varbinary",), "varbinary", "bytea",
              ("0x00", "CONVERT(varbinary(max), REPLICATE(CONVERT(varchar(max), 0x00FF), 50000))", "0x5C4E", "0x"),
-             (b"\x00", b"\x00\xff" * 50_000, b"\\N", b"")),
+             (b"\x00", b"\x00\xff" * 50_000, b"\\N", b""),
+             values_without_nul=("0x00", "0x" + "00FF" * 50_000, "0x5C4E", "0x")),
     TypeCase("c_image", "image", ("image",), "image", "bytea",
              ("0x00", "0x0102", "CONVERT(varbinary(max), REPLICATE(CONVERT(varchar(max), 0xFE), 70000))", "0x"),
              (b"\x00", b"\x01\x02", b"\xfe" * 70_000, b"")),
@@ -208,6 +218,53 @@ CASES: tuple[TypeCase, ...] = (
              native=None),
 )  # fmt: skip
 ROWS = 5  # rows 1-4 from the cases' values, row 5 NULL
+FRACTION_100NS = re.compile(r"(\.\d{6})\d")  # a literal's 7th fraction digit
+PRECISE_TYPES = ("time", "datetime2", "datetimeoffset")  # the types with 100 ns
+
+
+@dataclass(frozen=True)
+class Adapted:
+    """The cases this server's table holds: the cases as this server can hold them, and why others differ."""
+
+    cases: tuple[TypeCase, ...]  # created, some with adapted values
+    not_created: dict[str, str]  # column -> why the table has no such column (the server lacks the type)
+    adapted: dict[str, str]  # column -> how and why its values or catalog expectations differ from the case's
+
+
+def adapt(cases: tuple[TypeCase, ...], traits: ServerTraits) -> Adapted:
+    """``cases`` as a server with ``traits`` can hold them; on SQL Server, all of them unchanged.
+
+    - a type the server lacks (``traits.unsupported_types``): the column is left out of the table;
+    - 100 ns the server cannot keep (``traits.fraction_100ns``): the 7-digit literals are cut to 6
+      digits, which is the truncation ``expected`` already holds, so the expectation is unchanged;
+      only SQL Server checks that the project truncates the 7th digit;
+    - text that cannot hold U+0000 (``traits.nul``): bytes built through varchar come from a binary
+      literal of the same bytes (``values_without_nul``);
+    - catalog answers the server gives otherwise (``traits.sysname_base``, ``traits.rowversion_nullable``):
+      the catalog expectation follows the probe (the mapped PostgreSQL type is the same).
+    """
+    kept, not_created, adapted = [], {}, {}
+    for case in cases:
+        missing = [traits.unsupported_types[k] for k in case.kinds if k in traits.unsupported_types]
+        if missing:
+            not_created[case.column] = f"server deviation: {missing[0]}; the column is left out of the table"
+            continue
+        if traits.fraction_100ns and case.values and case.kinds[0] in PRECISE_TYPES and case.declared.endswith("(7)"):
+            cut = tuple(FRACTION_100NS.sub(r"\1", v) for v in case.values)
+            if cut != case.values:
+                adapted[case.column] = f"7-digit fractions cut to 6, as server deviation: {traits.fraction_100ns}"
+                case = replace(case, values=cut)
+        if traits.nul and case.values_without_nul:
+            adapted[case.column] = f"bytes written as a binary literal, as server deviation: {traits.nul}"
+            case = replace(case, values=case.values_without_nul)
+        if traits.sysname_base and case.declared == "sysname":
+            adapted[case.column] = f"the catalog type is sysname, as server deviation: {traits.sysname_base}"
+            case = replace(case, catalog_type="sysname")
+        if traits.rowversion_nullable and "rowversion" in case.kinds:
+            adapted[case.column] = f"the column is nullable, as server deviation: {traits.rowversion_nullable}"
+            case = replace(case, catalog_nullable=True)
+        kept.append(case)
+    return Adapted(tuple(kept), not_created, adapted)
 
 
 @dataclass(frozen=True)
@@ -227,13 +284,14 @@ class EveryTypeCopy:
     schema_of: dict[str, str]  # column -> target schema holding its copy
     column_errors: dict[str, str]  # column -> why its own copy failed (only after a failed whole-table copy)
     left_out: dict[str, str]  # column -> why it was not copied at all
+    adapted: Adapted  # what this server's table holds
 
 
-def create_every_type_table(conn: Any, name: str) -> None:
+def create_every_type_table(conn: Any, name: str, cases: tuple[TypeCase, ...] = CASES) -> None:
     """The scratch table: Id plus one column per case, rows 1-4 from the cases' values, row 5 NULL."""
-    declarations = ", ".join(f"{quote(c.column)} {c.declared}" + ("" if c.values is None else " NULL") for c in CASES)
+    declarations = ", ".join(f"{quote(c.column)} {c.declared}" + ("" if c.values is None else " NULL") for c in cases)
     execute(conn, f"CREATE TABLE {qualified(TableName('dbo', name))} ([Id] int NOT NULL PRIMARY KEY, {declarations})")
-    given = [c for c in CASES if c.values is not None]
+    given = [c for c in cases if c.values is not None]
     rows = [f"({i + 1}, {', '.join(c.values[i] for c in given)})" for i in range(ROWS - 1)]
     rows.append(f"({ROWS}, {', '.join('NULL' for _ in given)})")
     columns = ", ".join(["[Id]", *(quote(c.column) for c in given)])
@@ -244,9 +302,10 @@ def create_every_type_table(conn: Any, name: str) -> None:
 def copied(mssql_server: MssqlServer, mssql_scratch: str, pg_server_url: str) -> Iterator[EveryTypeCopy]:
     """The every-type table, created on SQL Server and copied once with verify=checksums into a fresh database."""
     name = unique_name("every_type")
+    adapted = adapt(CASES, mssql_server.traits)
     conn = mssql_server.connect(mssql_scratch)
     try:
-        create_every_type_table(conn, name)
+        create_every_type_table(conn, name, adapted.cases)
         table = source_table(conn, name)
         columns = map_table(table)
         with pg_database(pg_server_url, "t_mssql_types") as target_url:
@@ -273,7 +332,7 @@ def copied(mssql_server: MssqlServer, mssql_scratch: str, pg_server_url: str) ->
                     except Exception as exc:
                         column_errors[column] = f"{type(exc).__name__}: {exc}"
             yield EveryTypeCopy(table, {c.name: c for c in columns}, report, whole_error, name, target_url,
-                                schema_of, column_errors, left_out)  # fmt: skip
+                                schema_of, column_errors, left_out, adapted)  # fmt: skip
     finally:
         conn.close()
 
@@ -283,6 +342,13 @@ def only(what: Any, names: list[str]) -> Any:
     if isinstance(what, SourceTable):
         return replace(what, columns=tuple(c for c in what.columns if c.name in names))
     return tuple(c for c in what if c.name in names)
+
+
+def created(copied: EveryTypeCopy, case: TypeCase) -> TypeCase:
+    """``case`` as the server's table holds it; skips when the server has no such column (a probed deviation)."""
+    if case.column in copied.adapted.not_created:
+        pytest.skip(copied.adapted.not_created[case.column])
+    return next(c for c in copied.adapted.cases if c.column == case.column)
 
 
 def copy_of(copied: EveryTypeCopy, case: TypeCase) -> str:
@@ -315,9 +381,12 @@ def test_every_type_copies_and_verifies_with_checksums(copied: EveryTypeCopy):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.column)
 def test_catalog_and_target_type(copied: EveryTypeCopy, case: TypeCase):
     """The catalog reader reports the declared type, the mapping gives the §5 type, and the target column has it."""
+    case = created(copied, case)
+    adapted = copied.adapted.adapted.get(case.column, "not adapted")
     column = next(c for c in copied.table.columns if c.name == case.column)
-    assert column.data_type == case.catalog_type
-    assert column.nullable is (case.values is not None)
+    assert column.data_type == case.catalog_type, adapted
+    nullable = case.values is not None if case.catalog_nullable is None else case.catalog_nullable
+    assert column.nullable is nullable, adapted
     assert copied.columns[case.column].data_type == case.pg_type
     if case.column in copied.left_out:
         return  # the mapping is checked; the target has no such column
@@ -340,6 +409,8 @@ def test_catalog_and_target_type(copied: EveryTypeCopy, case: TypeCase):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.column)
 def test_values_round_trip(copied: EveryTypeCopy, mssql_server: MssqlServer, mssql_scratch: str, case: TypeCase):
     """PostgreSQL holds each value as the documented mapping says, and as pymssql reads it where it reads it natively."""
+    case = created(copied, case)
+    adapted = copied.adapted.adapted.get(case.column, "not adapted")
     table = copy_of(copied, case)
     read = case.target_sql.format(col=pg_quote(case.column))
     target = [r[0] for r in pg_rows(copied.target_url, f'SELECT {read} FROM {table} ORDER BY "Id"')]
@@ -351,7 +422,7 @@ def test_values_round_trip(copied: EveryTypeCopy, mssql_server: MssqlServer, mss
         assert target[ROWS - 1] is None
     if case.expected is not None:
         got = [unpad(v) for v in target[: ROWS - 1]]
-        assert got == (pytest.approx(list(case.expected), rel=1e-6) if case.approx else list(case.expected))
+        assert got == (pytest.approx(list(case.expected), rel=1e-6) if case.approx else list(case.expected)), adapted
     if case.native is not None:
         conn = mssql_server.connect(mssql_scratch)
         try:
@@ -364,4 +435,4 @@ def test_values_round_trip(copied: EveryTypeCopy, mssql_server: MssqlServer, mss
             ]
         finally:
             conn.close()
-        assert [None if v is None else unpad(case.native(v)) for v in source] == [unpad(v) for v in target]
+        assert [None if v is None else unpad(case.native(v)) for v in source] == [unpad(v) for v in target], adapted

@@ -60,14 +60,13 @@ def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
         for name, table in run.tables.items():
             key = table.integer_key
             spread = source.key_distribution(table, key) if key else None
-            if spread is not None:
-                log.info("%s: key %s distribution from %s", name, key, spread.basis)
             parts = plan_table(
                 name,
                 key=key,
                 total_rows=spread.rows if spread else table.approx_rows,
                 points=spread.points if spread else None,
                 partition_rows=run.settings.partition_rows,
+                basis=spread.basis if spread else "",
             )
             log.info("%s: %d partition(s) of ~%s rows%s", name, len(parts), f"{parts[0].estimated_rows:,}",
                      f" ({parts[0].note})" if parts[0].note else "")  # fmt: skip
