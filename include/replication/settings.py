@@ -16,6 +16,7 @@ DEFAULT_TARGET_CONN_ID = "stackoverflow_postgres_target"
 DEFAULT_BUFFER_MB = 256
 DEFAULT_PARTITION_ROWS = 500_000
 MB = 1 << 20
+APPLICATION_NAME = "stackoverflow-replication"  # how the engine names its sessions to both servers' DBAs
 
 
 class NulPolicy(StrEnum):

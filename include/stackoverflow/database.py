@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlsplit
 import pg8000.native
 from pg8000.native import identifier
 
-from include.replication.airflow.connections import tcp_socket
 from include.replication.copy.text_format import encode_row
+from include.replication.postgres.connect import tcp_socket
 from include.stackoverflow.schema import (
     LOOKUP_ROWS,
     Table,

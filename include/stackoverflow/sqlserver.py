@@ -29,8 +29,8 @@ from urllib.parse import unquote, urlsplit
 import pymssql
 
 from include.replication.models import TableName
+from include.replication.mssql.connect import connect_mssql
 from include.replication.mssql.dialect import fetch_all, qualified, quote, run
-from include.replication.mssql.source import connect_mssql
 from include.stackoverflow.generate import ROW_GENERATORS, Plan, generate_rows
 from include.stackoverflow.load_dump import DumpError, LoadReport, Tally, convert_rows, plan_files
 from include.stackoverflow.schema import LOOKUP_ROWS, TABLES, TABLES_BY_NAME, Table

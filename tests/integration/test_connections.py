@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from include.replication.airflow.connections import ConnectionConfigError, get_connection, open_source, open_target
+from include.replication.mssql import connect as mssql_connect
 from include.replication.mssql import source as mssql_source
 from include.replication.postgres.source import PostgresSource
 
@@ -31,7 +32,7 @@ def test_postgres_connection_opens_a_postgres_source(fresh_database, monkeypatch
 def test_mssql_connection_opens_a_sql_server_source(monkeypatch):
     """Stand-in for pymssql's connect (no SQL Server here): an mssql connection gives the SQL Server source."""
     opened = []
-    monkeypatch.setattr(mssql_source, "connect_mssql", lambda **kwargs: opened.append(kwargs) or "pymssql connection")
+    monkeypatch.setattr(mssql_connect, "connect_mssql", lambda **kwargs: opened.append(kwargs) or "pymssql connection")
     monkeypatch.setenv("AIRFLOW_CONN_TEST_MSSQL", "mssql://reader:x@db.example:1433/StackOverflow2010")
     source = open_source("test_mssql")
     assert isinstance(source, mssql_source.SqlServerSource) and source.conn == "pymssql connection"

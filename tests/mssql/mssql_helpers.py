@@ -1,6 +1,6 @@
 """Helpers for the tests that need a real SQL Server: the server's URL, connections, scratch databases, copies.
 
-Every SQL Server connection goes through the project's own ``mssql.source.connect_mssql``, and
+Every SQL Server connection goes through the project's own ``mssql.connect.connect_mssql``, and
 every copy through ``load.replicate_table`` with the project's ``SqlServerSource``: these tests
 check the code paths the DAGs run, not a second implementation of them.
 
@@ -35,8 +35,9 @@ from sqlglot import exp
 from include.replication.load import replicate_table
 from include.replication.models import SourceColumn, SourceTable, TableName, TargetColumn
 from include.replication.mssql.capabilities import SQL_SERVER_2019, Capabilities, probe
+from include.replication.mssql.connect import connect_mssql
 from include.replication.mssql.dialect import qualified, quote
-from include.replication.mssql.source import SqlServerSource, connect_mssql
+from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import SQLSERVER_TYPES, map_table
 from include.replication.plan import TableJob
 from include.replication.postgres.target import PostgresTarget

@@ -12,8 +12,9 @@ import pytest
 
 from include.replication.airflow.connections import open_source
 from include.replication.mssql.capabilities import probe
+from include.replication.mssql.connect import connect_mssql
 from include.replication.mssql.dialect import fetch_all
-from include.replication.mssql.source import SqlServerSource, connect_mssql
+from include.replication.mssql.source import SqlServerSource
 from tests.mssql.mssql_helpers import MssqlServer
 
 WRONG = "Not-The-Password-9"

@@ -4,7 +4,7 @@ Runs only with a real SQL Server (``REPLICATION_TEST_MSSQL_URL``, see README.md 
 ``scripts/mssql/attach_stackoverflow2010.sh`` attached StackOverflow2010; skipped otherwise.
 
 These prove the attach script worked and that the unit tests' stand-in catalog
-(``tests/unit/test_source_mssql_catalog.py``) is what the real database returns: nine tables,
+(``tests/unit/test_mssql_catalog.py``) is what the real database returns: nine tables,
 schema.py's row counts, and the 61 columns the T-SQL script declares.
 """
 

@@ -18,8 +18,9 @@ import pytest
 from include.replication.copy.encoder import BadValueError
 from include.replication.models import KeyRange, SourceColumn, SourceTable
 from include.replication.mssql import source as source_mssql
+from include.replication.mssql.connect import connect_mssql
 from include.replication.mssql.dialect import TSQL, quote
-from include.replication.mssql.source import SqlServerSource, connect_mssql, select_sql
+from include.replication.mssql.source import SqlServerSource, select_sql
 from include.replication.mssql.types import map_table
 from include.replication.settings import NulPolicy
 from tests.unit.mssql_fakes import FakeConnection
@@ -222,7 +223,7 @@ def test_connect_passes_app_name_timeout_and_tds_version_never_logging_the_passw
     """Stand-in for SQL Server: pymssql.connect gets the settings; extras it does not take are named and dropped."""
     calls = []
     monkeypatch.setattr(pymssql, "connect", lambda **kwargs: calls.append(kwargs) or "connection")
-    with caplog.at_level(logging.INFO, logger="include.replication.mssql.source"):
+    with caplog.at_level(logging.INFO, logger="include.replication.mssql.connect"):
         conn = connect_mssql(host="mssql", port=1433, user="reader", password="s3cr3t!", database="StackOverflow2010",
                              tds_version="7.4", sqlalchemy_scheme="mssql+pymssql")  # fmt: skip
     assert conn == "connection"

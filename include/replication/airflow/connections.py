@@ -7,19 +7,14 @@ written to XCom.
 
 from __future__ import annotations
 
-import socket
-import ssl
 from typing import Any
 
-import pg8000.native
-
 from include.replication.interfaces import Source
+from include.replication.postgres.connect import connect_postgres
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
 from include.replication.settings import ReadMode
 
-APPLICATION_NAME = "stackoverflow-replication"
-CONNECT_TIMEOUT_S = 30  # for establishing the TCP connection only
 POSTGRES_TYPES = ("postgres", "postgresql")
 MSSQL_TYPES = ("mssql",)
 
@@ -48,18 +43,9 @@ def open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY) -> Source:
     if conn.conn_type in POSTGRES_TYPES:
         return PostgresSource(open_postgres(conn), read_mode)
     if conn.conn_type in MSSQL_TYPES:
-        from include.replication.mssql.source import SqlServerSource, connect_mssql  # pymssql only where used
+        from include.replication.mssql.source import SqlServerSource  # pymssql only where it is used
 
-        return SqlServerSource(
-            connect_mssql(
-                host=conn.host,
-                port=conn.port or 1433,
-                user=conn.login,
-                password=conn.password,
-                database=conn.schema,
-                **conn.extra_dejson,
-            )
-        )
+        return SqlServerSource(open_mssql(conn))
     raise ConnectionConfigError(
         f"source connections of type {conn.conn_type!r} are not supported (use mssql or postgres)"
     )
@@ -73,51 +59,35 @@ def open_target(conn_id: str) -> PostgresTarget:
     return PostgresTarget(open_postgres(conn))
 
 
-def open_postgres(conn: Any) -> pg8000.native.Connection:
-    """Connect with pg8000 (pure Python: safe in forked LocalExecutor task processes)."""
+def open_postgres(conn: Any) -> Any:
+    """A pg8000 connection from an Airflow connection (extras: ``timeout``, ``sslmode``)."""
     extra = conn.extra_dejson
     try:
-        native = pg8000.native.Connection(
+        return connect_postgres(
+            host=conn.host or "localhost",
+            port=conn.port or 5432,
             user=conn.login or "postgres",
             password=conn.password,
-            sock=tcp_socket(conn.host or "localhost", conn.port or 5432, CONNECT_TIMEOUT_S),
             database=conn.schema or None,
-            application_name=APPLICATION_NAME,
-            timeout=extra.get("timeout"),  # a socket timeout: None, or long COPYs and index builds would trip it
-            ssl_context=_ssl_context(extra.get("sslmode")),
+            timeout=extra.get("timeout"),
+            sslmode=extra.get("sslmode"),
         )
-    except Exception as exc:
-        # the driver's message can echo connection parameters; keep host/port/db, never the password
-        raise ConnectionConfigError(
-            f"cannot connect to PostgreSQL {conn.host}:{conn.port}/{conn.schema} as {conn.login!r} "
-            f"(connection {conn.conn_id!r}): {type(exc).__name__}: {_without(str(exc), conn.password)}"
-        ) from None
-    return native
+    except ConnectionError as exc:
+        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r})") from None
 
 
-def tcp_socket(host: str, port: int, timeout: float | None = None) -> socket.socket:
-    """A connected TCP socket for pg8000, with TCP_NODELAY and keepalive.
+def open_mssql(conn: Any) -> Any:
+    """A pymssql connection from an Airflow connection (extras: pymssql's own options, e.g. ``tds_version``)."""
+    from include.replication.mssql.connect import connect_mssql
 
-    pg8000 leaves Nagle's algorithm on: the small final messages of each COPY (CopyDone, Sync)
-    then wait for the server's delayed ACK, about 44 ms per COPY statement here against 0.35 ms
-    with TCP_NODELAY (measured in docs/bench/encoder.md) - a cost every partition pays.
-    """
-    sock = socket.create_connection((host, port), timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    sock.settimeout(None)  # a socket timeout would also cut long COPYs and index builds
-    return sock
-
-
-def _ssl_context(sslmode: str | None) -> ssl.SSLContext | None:
-    if sslmode in (None, "disable", "allow", "prefer"):
-        return None
-    context = ssl.create_default_context()
-    if sslmode == "require":  # encrypt, but do not verify the server (libpq's meaning)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _without(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+    try:
+        return connect_mssql(
+            host=conn.host,
+            port=conn.port or 1433,
+            user=conn.login,
+            password=conn.password,
+            database=conn.schema,
+            **conn.extra_dejson,
+        )
+    except ConnectionError as exc:
+        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r})") from exc

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import pymssql
-
 from include.replication.copy.encoder import BadValueError, RowEncoder
 from include.replication.interfaces import ReadResult, Sink
 from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
@@ -26,18 +24,8 @@ from include.replication.verify import BucketSum
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "stackoverflow-replication"  # shows in sys.dm_exec_sessions.program_name for the DBA
-LOGIN_TIMEOUT_S = 30  # a wrong host fails the task in seconds, not after pymssql's default 60
-FULL_TEXTSIZE = "SET TEXTSIZE 2147483647"
-FETCH_ROWS = (
-    1_000  # rows per fetchmany: a few MB even for 30 KB posts held as Python str (as a PostgreSQL source's FETCH)
-)
-
-
-# Keyword arguments of pymssql.connect that a connection's extras may set; Airflow extras often
-# carry others (sqlalchemy_scheme, driver) that pymssql would reject.
-PYMSSQL_OPTIONS = ("login_timeout", "timeout", "tds_version", "appname", "charset", "autocommit", "encryption",
-                   "read_only", "conn_properties", "use_datetime2", "arraysize")  # fmt: skip
+# rows per fetchmany: a few MB even for 30 KB posts held as Python str (as a PostgreSQL source's FETCH)
+FETCH_ROWS = 1_000
 
 
 def _fetch(cursor: Any, table: SourceTable, after: str) -> list[tuple]:
@@ -50,31 +38,6 @@ def _fetch(cursor: Any, table: SourceTable, after: str) -> list[tuple]:
             f"rows after {after}; pymssql cannot decode it ({exc.reason}). PostgreSQL cannot store it either: fix "
             "or exclude the value at the source"
         ) from exc
-
-
-def connect_mssql(
-    *, host: str, port: int, user: str, password: str, database: str, **options: Any
-) -> pymssql.Connection:
-    """Open a pymssql connection in autocommit (a reader holds no transaction); known ``options`` go to pymssql."""
-    ignored = sorted(k for k in options if k not in PYMSSQL_OPTIONS)
-    if ignored:
-        log.warning("ignoring connection options pymssql does not take: %s", ", ".join(ignored))  # names only
-    settings: dict[str, Any] = {"login_timeout": LOGIN_TIMEOUT_S, "appname": APP_NAME, "charset": "UTF-8",
-                                "autocommit": True}  # fmt: skip
-    # tds_version only when given: FreeTDS then negotiates the highest version the server speaks
-    settings.update((k, v) for k, v in options.items() if k in PYMSSQL_OPTIONS)
-    if "conn_properties" in settings:
-        # pymssql sends its own SET TEXTSIZE only without conn_properties: (max) values would arrive cut short
-        properties = settings["conn_properties"]
-        settings["conn_properties"] = [*([properties] if isinstance(properties, str) else properties), FULL_TEXTSIZE]
-    log.info(
-        "connecting to SQL Server %s:%s database %s as %s (tds_version %s, login timeout %ss)",
-        host, port, database, user, settings.get("tds_version", "negotiated"), settings["login_timeout"],
-    )  # fmt: skip
-    try:
-        return pymssql.connect(server=host, port=str(port), user=user, password=password, database=database, **settings)
-    except pymssql.Error as exc:
-        raise ConnectionError(f"cannot connect to SQL Server {host}:{port} database {database!r} as {user!r}") from exc
 
 
 def select_list(columns: Sequence[SourceColumn]) -> str:
