@@ -1,7 +1,8 @@
 """Open a pg8000 connection to PostgreSQL with the socket options and TLS the engine relies on.
 
-pg8000 is pure Python (ADR: no fork-safety concern under LocalExecutor's task processes). A
-refused connection fails naming host, port, database and user, never the password.
+pg8000 stays the driver on the numbers in docs/bench/encoder.md (psycopg 3 was not decisively
+faster on this workload). A refused connection fails naming host, port, database and user,
+never the password.
 """
 
 from __future__ import annotations
