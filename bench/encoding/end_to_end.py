@@ -23,7 +23,7 @@ from pg8000.native import identifier
 
 from bench.encoding.encoders import ENCODERS, has_nul
 from bench.encoding.rows import Dataset
-from include.replication.mssql.source import FETCH_ROWS
+from include.replication.mssql.dialect import FETCH_ROWS
 from include.stackoverflow.database import connect
 
 BATCH_ROWS = FETCH_ROWS

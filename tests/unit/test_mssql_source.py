@@ -17,7 +17,7 @@ import pytest
 
 from include.replication.copy.encoder import BadValueError
 from include.replication.models import KeyRange, SourceColumn, SourceTable
-from include.replication.mssql import source as source_mssql
+from include.replication.mssql import dialect as mssql_dialect
 from include.replication.mssql.connect import connect_mssql
 from include.replication.mssql.dialect import TSQL, quote
 from include.replication.mssql.source import SqlServerSource, select_sql
@@ -179,7 +179,7 @@ def test_table_without_key_is_read_unordered():
 
 def test_rows_stream_in_batches(monkeypatch):
     """Stand-in for SQL Server: fetchmany in FETCH_ROWS batches, one sink call per batch, cursor closed."""
-    monkeypatch.setattr(source_mssql, "FETCH_ROWS", 2)
+    monkeypatch.setattr(mssql_dialect, "FETCH_ROWS", 2)
     conn, chunks = FakeConnection([(i, f"n{i}") for i in range(5)]), []
     table = table_of(SourceColumn("Name", "nvarchar", False, char_length=40))
     result = SqlServerSource(conn).stream_rows(table, map_table(table), chunks.append, nul_policy=NulPolicy.STRIP)

@@ -24,14 +24,18 @@ Decimal text cannot be matched: T-SQL's CONVERT styles give 16 or 17 digits and 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql.dialect import TSQL, qualified, quote
+from include.replication.mssql.capabilities import Capabilities, probe
+from include.replication.mssql.dialect import TSQL, execute, fetch_all, fetch_batch, qualified, quote
 from include.replication.mssql.types import Canonical, type_of
 from include.replication.settings import NulPolicy
 from include.replication.verify import BucketSum
+
+log = logging.getLogger(__name__)
 
 UTF8_COLLATION = "Latin1_General_100_BIN2_UTF8"  # binary: REPLACE finds NCHAR(0), which Windows collations ignore
 
@@ -193,3 +197,84 @@ def bucket_sums(
         counts[bucket] = counts.get(bucket, 0) + 1
         sums[bucket] = sums.get(bucket, 0) + int.from_bytes(row_digest(values, finish)[:7], "big")
     return {bucket: BucketSum(counts[bucket], sums[bucket]) for bucket in counts}
+
+
+class SqlServerChecksums:
+    """The verification queries over ``self.conn`` (pymssql): on the server, or finished here where it cannot.
+
+    ``SqlServerSource`` and ``SqlServerTarget`` both inherit it, so both sides of a SQL Server to
+    SQL Server copy hash with the same T-SQL. ``table`` is a ``SourceTable``: the canonical text
+    depends on each column's SQL Server type.
+    """
+
+    conn: Any
+    _capabilities: Capabilities | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this server can do (probed on first use, once per connection)."""
+        if self._capabilities is None:
+            self._capabilities = probe(self.conn)
+            if self._capabilities.describe():
+                log.info("SQL Server %s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
+        return self._capabilities
+
+    def count_rows(self, table: SourceTable, key_range: KeyRange | None = None) -> int:
+        """``COUNT_BIG(*)`` of the table, or of a key range."""
+        where, params = TSQL.range_filter(key_range)
+        return int(fetch_all(self.conn, f"SELECT COUNT_BIG(*) FROM {qualified(table)}{where}", params)[0][0])
+
+    def key_bounds(self, table: SourceTable, key: str) -> tuple[int | None, int | None]:
+        """``(MIN(key), MAX(key))``, both None for an empty table."""
+        k = quote(key)
+        low, high = fetch_all(self.conn, f"SELECT MIN({k}), MAX({k}) FROM {qualified(table)}")[0]
+        return low, high
+
+    def bucket_checksums(
+        self,
+        table: SourceTable,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str | None,
+        width: int,
+        nul_policy: NulPolicy,
+        key_range: KeyRange | None = None,
+    ) -> dict[int, BucketSum]:
+        """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
+        if self.capabilities.hashes_on_server:
+            sql, params = bucket_checksums_sql(
+                table, columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
+            )
+            rows = fetch_all(self.conn, sql, params)
+            return {int(bucket): BucketSum(int(count), int(total)) for bucket, count, total in rows}
+        finish = finishers(table, columns, nul_policy)
+        sql, params = canonical_values_sql(table, columns, key=key, key_range=key_range)
+        return bucket_sums(self._rows(table, sql, params), finish, width=width, keyed=key is not None)
+
+    def row_hashes(
+        self,
+        table: SourceTable,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str,
+        low: int,
+        high: int,
+        nul_policy: NulPolicy,
+    ) -> dict[Any, str]:
+        """``{key: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
+        if self.capabilities.hashes_on_server:
+            sql, params = row_hashes_sql(table, columns, key=key, low=low, high=high, nul_policy=nul_policy)
+            return {k: bytes(digest).hex() for k, digest in fetch_all(self.conn, sql, params)}
+        finish = finishers(table, columns, nul_policy)
+        sql, params = canonical_values_sql(table, columns, key=key, key_range=KeyRange(key, low, high))
+        return {k: row_digest(values, finish).hex() for k, *values in self._rows(table, sql, params)}
+
+    def _rows(self, table: SourceTable, sql: str, params: dict[str, int]) -> Iterator[tuple[Any, ...]]:
+        """The rows of one SELECT, fetched in batches (memory stays one batch)."""
+        cursor = self.conn.cursor()
+        try:
+            execute(cursor, sql, params)
+            while rows := fetch_batch(cursor, table, "the start of the range"):
+                yield from rows
+        finally:
+            cursor.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from include.replication.copy.encoder import BadValueError
 from include.replication.dialect import SqlDialect
+from include.replication.models import TableName
 
 # pymssql substitutes parameters client side and rewrites every "%(name)s" / "%(name)d" it finds,
 # even inside a bracketed identifier (_mssql.pyx, _substitute_params); such a name cannot be read.
@@ -62,3 +64,19 @@ def fetch_all(conn: Any, sql: str, params: dict[str, Any] | None = None) -> list
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+# rows per fetchmany: a few MB even for 30 KB posts held as Python str (as a PostgreSQL source's FETCH)
+FETCH_ROWS = 1_000
+
+
+def fetch_batch(cursor: Any, table: TableName, after: str) -> list[tuple]:
+    """The next batch; text pymssql cannot decode (an unpaired UTF-16 surrogate) fails naming where it is."""
+    try:
+        return cursor.fetchmany(FETCH_ROWS)
+    except UnicodeDecodeError as exc:
+        raise BadValueError(
+            f"{table.qualified}: text that is not valid UTF-16 (an unpaired surrogate?) within the {FETCH_ROWS:,} "
+            f"rows after {after}; pymssql cannot decode it ({exc.reason}). PostgreSQL cannot store it either: fix "
+            "or exclude the value at the source"
+        ) from exc
