@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import TaskGroup, chain, dag
+from airflow.sdk import chain, dag
 
 from include.replication.airflow.params import replication_params, task_defaults
-from include.replication.airflow.tasks import discover_tables, list_other_tables, replicate, summarize
-from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
+from include.replication.airflow.tasks import discover_tables, replicate_by_level, summarize
 
 
 @dag(
@@ -40,17 +39,7 @@ from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
 )
 def replicate_stackoverflow_to_postgres_parallel():
     plan = discover_tables()
-    levels, reports = [], []
-    for level, name in enumerate(LEVEL_NAMES):
-        # One dependency level: a task per known table, plus a mapped task for discovered extras.
-        with TaskGroup(group_id=name, tooltip=f"Level {level}: {', '.join(STATIC_TABLES[level])}") as group:
-            for table in STATIC_TABLES[level]:
-                reports.append(replicate.override(task_id=f"replicate_{table}")(table_name=table, plan=plan))
-            others = list_other_tables(plan, level)
-            reports.append(
-                replicate.override(task_id="replicate_other_tables").partial(plan=plan).expand(table_name=others)
-            )
-        levels.append(group)
+    levels, reports = replicate_by_level(plan)
     chain(plan, *levels, summarize(tables=reports))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from include.replication.levels import STATIC_TABLES, assign_levels
 from include.replication.models import SourceTable, TableName, TargetColumn
-from include.replication.settings import ReplicationSettings
+from include.replication.settings import NulPolicy, ReplicationSettings
 
 _STATIC = frozenset(name for level in STATIC_TABLES for name in level)
 
@@ -50,6 +50,7 @@ class ReplicationPlan:
     tables: dict[str, SourceTable]  # in the catalog's order
     columns: dict[str, tuple[TargetColumn, ...]]
     levels: dict[str, int]
+    target_engine: str = "postgres"
 
     def job(self, name: str) -> TableJob:
         """The job of one planned table."""
@@ -68,6 +69,7 @@ class ReplicationPlan:
             "tables": [table.to_dict() for table in self.tables.values()],
             "columns": {name: [asdict(c) for c in columns] for name, columns in self.columns.items()},
             "levels": self.levels,
+            "target_engine": self.target_engine,
         }
 
     @classmethod
@@ -80,6 +82,7 @@ class ReplicationPlan:
             tables={t.name: t for t in tables},
             columns={name: tuple(TargetColumn(**c) for c in cols) for name, cols in data["columns"].items()},
             levels=data["levels"],
+            target_engine=data["target_engine"],
         )
 
 
@@ -90,13 +93,20 @@ def build_plan(
     source_schema: str,
     tables: Iterable[SourceTable],
     map_columns: Callable[[SourceTable], tuple[TargetColumn, ...]],
+    target_engine: str = "postgres",
 ) -> ReplicationPlan:
     """Select ``settings.tables`` minus ``exclude_tables``, map every column and assign levels."""
+    if settings.nul_policy == NulPolicy.KEEP and target_engine != "mssql":
+        raise PlanError(
+            "nul_policy 'keep' needs a target whose text can hold U+0000 (SQL Server); PostgreSQL's cannot: "
+            "use 'strip' (removed and counted) or 'fail'"
+        )
     chosen = select_tables(list(tables), settings, schema=source_schema)
     columns = {table.name: map_columns(table) for table in chosen}
     return ReplicationPlan(
-        settings, source_engine, source_schema, {t.name: t for t in chosen}, columns, assign_levels(chosen)
-    )
+        settings, source_engine, source_schema, {t.name: t for t in chosen}, columns, assign_levels(chosen),
+        target_engine,
+    )  # fmt: skip
 
 
 def select_tables(tables: list[SourceTable], settings: ReplicationSettings, *, schema: str) -> list[SourceTable]:

@@ -14,16 +14,19 @@ from typing import Any
 DEFAULT_SOURCE_CONN_ID = "stackoverflow_source"
 DEFAULT_TARGET_CONN_ID = "stackoverflow_postgres_target"
 DEFAULT_BUFFER_MB = 256
+DEFAULT_SQLSERVER_TARGET_CONN_ID = "stackoverflow_target"  # replicate_stackoverflow_to_target's SQL Server
+DEFAULT_SQLSERVER_BUFFER_MB = 128  # the SQL Server to SQL Server design's memory cap
 DEFAULT_PARTITION_ROWS = 500_000
 MB = 1 << 20
 APPLICATION_NAME = "stackoverflow-replication"  # how the engine names its sessions to both servers' DBAs
 
 
 class NulPolicy(StrEnum):
-    """What happens to U+0000 in source text, which PostgreSQL text cannot store."""
+    """What happens to U+0000 in source text, which PostgreSQL text cannot store (SQL Server's can)."""
 
     STRIP = "strip"  # removed, counted per column and reported
     FAIL = "fail"  # the copy fails naming table, column and row key
+    KEEP = "keep"  # copied as it is: only a SQL Server target can store it
 
 
 class VerifyMode(StrEnum):

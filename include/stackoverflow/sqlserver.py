@@ -6,11 +6,9 @@ generated rows or a Stack Exchange XML dump, sent over TDS in multi-row INSERTs 
 (``SET IDENTITY_INSERT``). The nine tables are dropped and recreated: never point this at data
 you want to keep.
 
-INSERT rather than the TDS bulk-load protocol: FreeTDS's bulk copy (pymssql ``bulk_copy``,
-``freebcp``) loads nothing into Babelfish 4.2, which rejects its batches ("Trying to read more
-data than available in BCP request"), and multi-row INSERTs work on every TDS server. Values are
-substituted by pymssql, strings as ``N'...'``; datetimes travel as ``YYYY-MM-DD hh:mm:ss.mmm`` text
-converted with style 121, so no session language or DATEFORMAT can reorder day and month.
+Rows go in the engine's multi-row INSERTs (``include/replication/mssql/insert.py``, which says why
+not bulk copy); datetimes travel as ``YYYY-MM-DD hh:mm:ss.mmm`` text converted with style 121, so
+no session language or DATEFORMAT can reorder day and month.
 
     python -m include.stackoverflow.sqlserver mssql://user:password@host:1433/StackOverflowSmall --scale 0.01
     python -m include.stackoverflow.sqlserver mssql://... --dump ../shared/data/stackexchange/iota.stackexchange.com
@@ -26,20 +24,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import pymssql
-
 from include.replication.models import TableName
+from include.replication.mssql import insert
 from include.replication.mssql.connect import connect_mssql
-from include.replication.mssql.dialect import fetch_all, qualified, quote, run
+from include.replication.mssql.dialect import fetch_all, qualified, run
 from include.stackoverflow.generate import ROW_GENERATORS, Plan, generate_rows
 from include.stackoverflow.load_dump import DumpError, LoadReport, Tally, convert_rows, plan_files
 from include.stackoverflow.schema import LOOKUP_ROWS, TABLES, TABLES_BY_NAME, Table
 
 TSQL_SCRIPT = Path(__file__).resolve().parent / "sql" / "stackoverflow2010_mssql.sql"
-BATCH_ROWS = 500  # rows per INSERT: one VALUES list takes at most 1,000 row constructors
-# ... or fewer, once their text reaches this: Babelfish parses one large statement slower than
-# several small ones (5,000 Posts: 4.0 s in batches of 100 rows, 7.4 s in batches of 500)
-BATCH_TEXT_CHARS = 64_000
 
 
 def create_tables(conn: Any) -> None:
@@ -50,39 +43,21 @@ def create_tables(conn: Any) -> None:
     run(conn, TSQL_SCRIPT.read_text())
 
 
-def insert_rows(conn: Any, table: Table, rows: Iterable[tuple[Any, ...]], *, batch: int = BATCH_ROWS) -> int:
-    """INSERT ``rows`` (in ``table``'s column order, ids included) in batches; return how many."""
-    name = qualified(TableName("dbo", table.name))
-    one = (
-        "(" + ", ".join("CONVERT(datetime, %s, 121)" if c.sql_type == "datetime" else "%s" for c in table.columns) + ")"
-    )
-    head = f"INSERT INTO {name} ({', '.join(quote(c.name) for c in table.columns)}) VALUES "
+def insert_rows(conn: Any, table: Table, rows: Iterable[tuple[Any, ...]]) -> int:
+    """INSERT ``rows`` (in ``table``'s column order, ids included); return how many."""
     # style 121 is "yyyy-mm-dd hh:mi:ss.mmm"; the dumps write ISO 8601's "T" between date and time
     dates = {i for i, c in enumerate(table.columns) if c.sql_type == "datetime"}
-    run(conn, f"SET IDENTITY_INSERT {name} ON")  # a session setting: one connection inserts every batch
-    count, pending, chars = 0, [], 0
+    fixed = (
+        (tuple(v.replace("T", " ", 1) if i in dates and v else v for i, v in enumerate(row)) for row in rows)
+        if dates
+        else rows
+    )
+    templates = ["CONVERT(datetime, %s, 121)" if i in dates else "%s" for i in range(len(table.columns))]
     try:
-        for row in rows:
-            if dates:
-                row = tuple(v.replace("T", " ", 1) if i in dates and v else v for i, v in enumerate(row))
-            pending.append(row)
-            chars += sum(len(v) for v in row if isinstance(v, str))
-            if len(pending) == batch or chars >= BATCH_TEXT_CHARS:
-                count += _insert(conn, table, head, one, pending)
-                pending, chars = [], 0
-        if pending:
-            count += _insert(conn, table, head, one, pending)
-    finally:
-        run(conn, f"SET IDENTITY_INSERT {name} OFF")
-    return count
-
-
-def _insert(conn: Any, table: Table, head: str, one: str, rows: list[tuple[Any, ...]]) -> int:
-    try:
-        run(conn, head + ", ".join([one] * len(rows)), tuple(v for row in rows for v in row))
-    except pymssql.Error as exc:
-        raise DumpError(f"{table.name}: the INSERT of Id {rows[0][0]} to {rows[-1][0]} failed: {exc.args}") from exc
-    return len(rows)
+        return insert.insert_rows(conn, TableName("dbo", table.name), [c.name for c in table.columns], templates,
+                                  fixed, identity_insert=True)  # fmt: skip
+    except insert.InsertError as exc:
+        raise DumpError(str(exc)) from exc
 
 
 def load_lookups(conn: Any) -> None:

@@ -53,6 +53,14 @@ def streaming(dagbag):
     return dagbag.dags[STREAMING]
 
 
+TO_TARGET = "replicate_stackoverflow_to_target"
+
+
+@pytest.fixture
+def to_target(dagbag):
+    return dagbag.dags[TO_TARGET]
+
+
 def test_params_are_the_documented_names(streaming):
     """The Params users pass with --conf keep their documented names and defaults."""
     assert PARAMS <= set(streaming.params)
@@ -80,14 +88,19 @@ GROUPS = {
 }
 
 
-def test_one_task_per_table_in_four_groups(streaming):
+TABLE_BY_TABLE = [STREAMING, TO_TARGET]
+
+
+@pytest.mark.parametrize("dag_id", TABLE_BY_TABLE)
+def test_one_task_per_table_in_four_groups(dagbag, dag_id):
     """Each of the nine tables has its own task in its level's TaskGroup, plus a mapped task for other tables."""
     for group, tasks in GROUPS.items():
-        ids = {t.task_id.split(".", 1)[1] for t in streaming.tasks if t.task_id.startswith(group + ".")}
+        ids = {t.task_id.split(".", 1)[1] for t in dagbag.dags[dag_id].tasks if t.task_id.startswith(group + ".")}
         assert ids == tasks | {"list_other_tables", "replicate_other_tables"}, group
 
 
-def test_groups_run_in_dependency_order(streaming):
+@pytest.mark.parametrize("dag_id", TABLE_BY_TABLE)
+def test_groups_run_in_dependency_order(dagbag, dag_id):
     """lookups -> users -> posts_and_badges -> post_dependents -> summarize, after discover_tables."""
     order = ["discover_tables", *GROUPS, "summarize"]
 
@@ -95,7 +108,7 @@ def test_groups_run_in_dependency_order(streaming):
         return task_id.split(".", 1)[0]
 
     for earlier, later in zip(order, order[1:], strict=False):
-        later_tasks = [t for t in streaming.tasks if group_of(t.task_id) == later]
+        later_tasks = [t for t in dagbag.dags[dag_id].tasks if group_of(t.task_id) == later]
         upstream_groups = {group_of(u) for t in later_tasks for u in t.upstream_task_ids}
         assert earlier in upstream_groups, f"{later} does not wait for {earlier}"
 
@@ -106,6 +119,17 @@ def test_table_tasks_tolerate_skipped_upstreams(streaming):
         name = task.task_id.rsplit(".", 1)[-1]
         if name.startswith(("replicate", "list_other_tables")) or name == "summarize":
             assert task.trigger_rule == "none_failed", task.task_id
+
+
+def test_to_target_dag_takes_a_sql_server_target(to_target):
+    """SQL Server to SQL Server: the streaming DAG's Params, a SQL Server target, NUL kept, 128 MB spools."""
+    assert PARAMS <= set(to_target.params)
+    assert to_target.params["target_conn_id"] == "stackoverflow_target"
+    assert to_target.params["buffer_mb"] == 128
+    assert to_target.params["nul_policy"] == "keep"
+    assert to_target.params["target_schema"] == "dbo"
+    assert all(task.retries >= 2 for task in to_target.tasks)
+    assert {"replication", "mssql"} <= set(to_target.tags) and "verified against the source" in to_target.doc_md
 
 
 BULK = "replicate_stackoverflow_to_postgres_bulk_parallel"

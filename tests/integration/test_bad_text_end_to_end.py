@@ -61,7 +61,7 @@ def stand_in(monkeypatch, fresh_database):
     conn.close()
     how = {}
 
-    def injecting_open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY):
+    def injecting_open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY, target_engine: str = "postgres"):
         source = open_source(conn_id, read_mode=ReadMode.ROWS)
         source.conn = InjectingConnection(source.conn, ids, how["bad"])
         return source

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "include" / "replication"
 DAGS = ROOT / "dags"
 ENGINES = ("mssql", "postgres")
-TARGET_MODULES = {"postgres/target.py", "postgres/ddl.py"}
-SOURCE_MODULES = {"postgres/source.py", "postgres/catalog.py", "postgres/copy_out.py", "postgres/types.py"}
+TARGET_MODULES = {"postgres/target.py", "postgres/ddl.py", "mssql/target.py"}
+SOURCE_MODULES = {"postgres/source.py", "postgres/catalog.py", "postgres/copy_out.py", "postgres/types.py",
+                  "mssql/source.py"}  # fmt: skip
 
 
 def imports(path: Path) -> set[str]:

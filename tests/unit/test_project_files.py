@@ -17,15 +17,21 @@ ROOT = Path(__file__).resolve().parents[2]
 # The DAGs will take these ids from constants; until then they are spelled out here.
 SOURCE_CONN_ID = "stackoverflow_source"
 TARGET_CONN_ID = "stackoverflow_postgres_target"
+MSSQL_TARGET_CONN_ID = "stackoverflow_target"  # replicate_stackoverflow_to_target's SQL Server
 COPY_POOL = "postgres_copy_sessions"
 
 MSSQL_SERVICE = "stackoverflow-mssql"
 POSTGRES_SERVICE = "stackoverflow-postgres"
+MSSQL_TARGET_SERVICE = "stackoverflow-mssql-target"
 ASTRO_NETWORK = "airflow"  # the network Astro's generated Compose file puts its own services on
 ASTRO_METADATA_DB_PORT = 5432
 BACKUP_MOUNT = "/var/opt/mssql/backup"
 ATTACH_SQL = "scripts/mssql/attach_stackoverflow2010.sql"
-SHELL_SCRIPTS = ["scripts/mssql/download_stackoverflow2010.sh", "scripts/mssql/attach_stackoverflow2010.sh"]
+SHELL_SCRIPTS = [
+    "scripts/mssql/download_stackoverflow2010.sh",
+    "scripts/mssql/attach_stackoverflow2010.sh",
+    "scripts/mssql/create_target_database.sh",
+]
 YAML_FILES = [".astro/config.yaml", "airflow_settings.yaml", "docker-compose.override.yml"]
 DOCKERIGNORED = [".git", ".venv", ".pgdata", ".airflow", ".staging", "**/__pycache__", "mssql/backups"]
 
@@ -42,6 +48,9 @@ class ConnectionService(NamedTuple):
 CONNECTION_SERVICES = [
     pytest.param(ConnectionService(SOURCE_CONN_ID, MSSQL_SERVICE, 1433, "MSSQL_SA_PASSWORD"), id="source-mssql"),
     pytest.param(ConnectionService(TARGET_CONN_ID, POSTGRES_SERVICE, 5432, "POSTGRES_PASSWORD"), id="target-postgres"),
+    pytest.param(
+        ConnectionService(MSSQL_TARGET_CONN_ID, MSSQL_TARGET_SERVICE, 1433, "MSSQL_SA_PASSWORD"), id="target-mssql"
+    ),
 ]
 
 
@@ -123,11 +132,11 @@ def test_astro_project_name() -> None:
 
 
 def test_compose_adds_source_and_target(services: dict[str, dict[str, Any]]) -> None:
-    """The override file defines the SQL Server source and the PostgreSQL target."""
-    assert {MSSQL_SERVICE, POSTGRES_SERVICE} <= services.keys()
+    """The override file defines the SQL Server source, the PostgreSQL target and the SQL Server target."""
+    assert {MSSQL_SERVICE, POSTGRES_SERVICE, MSSQL_TARGET_SERVICE} <= services.keys()
 
 
-@pytest.mark.parametrize("name", [MSSQL_SERVICE, POSTGRES_SERVICE])
+@pytest.mark.parametrize("name", [MSSQL_SERVICE, POSTGRES_SERVICE, MSSQL_TARGET_SERVICE])
 def test_service_joins_astro_network(services: dict[str, dict[str, Any]], name: str) -> None:
     """A service not on Astro's network would land on Compose's `default` one, out of Airflow's reach."""
     assert ASTRO_NETWORK in services[name]["networks"]
@@ -137,6 +146,7 @@ def test_service_joins_astro_network(services: dict[str, dict[str, Any]], name: 
     ("name", "probe"),
     [
         pytest.param(MSSQL_SERVICE, "/opt/mssql-tools18/bin/sqlcmd", id="mssql-sqlcmd"),
+        pytest.param(MSSQL_TARGET_SERVICE, "/opt/mssql-tools18/bin/sqlcmd", id="mssql-target-sqlcmd"),
         pytest.param(POSTGRES_SERVICE, "pg_isready", id="postgres-pg_isready"),
     ],
 )
@@ -145,9 +155,14 @@ def test_service_has_healthcheck(services: dict[str, dict[str, Any]], name: str,
     assert probe in " ".join(services[name]["healthcheck"]["test"])
 
 
-def test_mssql_runs_as_amd64(services: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("name", [MSSQL_SERVICE, MSSQL_TARGET_SERVICE])
+def test_mssql_runs_as_amd64(services: dict[str, dict[str, Any]], name: str) -> None:
     """SQL Server images exist for amd64 only, so the platform is pinned for Apple-silicon hosts."""
-    assert services[MSSQL_SERVICE]["platform"] == "linux/amd64"
+    assert services[name]["platform"] == "linux/amd64"
+
+
+def test_the_two_sql_servers_publish_different_host_ports(services: dict[str, dict[str, Any]]) -> None:
+    assert host_ports(services[MSSQL_SERVICE])[1433] != host_ports(services[MSSQL_TARGET_SERVICE])[1433]
 
 
 def test_postgres_target_avoids_astro_metadata_port(services: dict[str, dict[str, Any]]) -> None:
@@ -157,7 +172,7 @@ def test_postgres_target_avoids_astro_metadata_port(services: dict[str, dict[str
     assert ASTRO_METADATA_DB_PORT not in published.values()
 
 
-@pytest.mark.parametrize("name", [MSSQL_SERVICE, POSTGRES_SERVICE])
+@pytest.mark.parametrize("name", [MSSQL_SERVICE, POSTGRES_SERVICE, MSSQL_TARGET_SERVICE])
 def test_service_data_lives_in_declared_volume(compose: dict[str, Any], name: str) -> None:
     """Database files live in a named volume declared at the top level, so they survive restarts."""
     declared = compose.get("volumes") or {}
@@ -174,10 +189,11 @@ def test_mssql_mounts_backup_folder(services: dict[str, dict[str, Any]]) -> None
 
 
 def test_connection_ids_and_types(connections: dict[str, dict[str, Any]]) -> None:
-    """airflow_settings.yaml defines exactly the source (mssql) and target (postgres) connections."""
+    """airflow_settings.yaml defines exactly the source (mssql) and the two targets (postgres, mssql)."""
     assert {conn_id: conn["conn_type"] for conn_id, conn in connections.items()} == {
         SOURCE_CONN_ID: "mssql",
         TARGET_CONN_ID: "postgres",
+        MSSQL_TARGET_CONN_ID: "mssql",
     }
 
 

@@ -54,7 +54,9 @@ def table_folder(settings: ReplicationSettings, table: str) -> ObjectStoragePath
 def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Key ranges of about ``partition_rows`` rows per table, from each key's statistics."""
     run = ReplicationPlan.from_dict(plan)
-    source = open_source(run.settings.source_conn_id, read_mode=run.settings.source_read_mode)
+    source = open_source(
+        run.settings.source_conn_id, read_mode=run.settings.source_read_mode, target_engine=run.target_engine
+    )
     partitions: list[Partition] = []
     try:
         for name, table in run.tables.items():
@@ -80,7 +82,7 @@ def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
 def prepare_staging_tables(plan: dict[str, Any]) -> list[str]:
     """An empty staging table (with its primary key) per table; the live tables are untouched."""
     run = ReplicationPlan.from_dict(plan)
-    target = open_target(run.settings.target_conn_id)
+    target = open_target(run.settings.target_conn_id, engine=run.target_engine)
     try:
         return [load.prepare_staging(run.job(name), target=target).name for name in run.tables]
     finally:
@@ -96,7 +98,9 @@ def extract_partition(partition: dict[str, Any], plan: dict[str, Any]) -> dict[s
     folder = table_folder(run.settings, part.table)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{part.index:05d}.copy"
-    source = open_source(run.settings.source_conn_id, read_mode=run.settings.source_read_mode)
+    source = open_source(
+        run.settings.source_conn_id, read_mode=run.settings.source_read_mode, target_engine=run.target_engine
+    )
     try:
         with path.open("wb") as out:
             result = load.extract_partition(run.job(part.table), part, source=source, out=out)
@@ -127,7 +131,7 @@ def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str,
     started = time.monotonic()
     staged = PartitionReport.from_dict(extracted)
     run = ReplicationPlan.from_dict(plan)
-    target = open_target(run.settings.target_conn_id)
+    target = open_target(run.settings.target_conn_id, engine=run.target_engine)
     try:
         rows = load.load_partition(run.job(staged.partition.table), staged.partition, target=target,
                                    chunks=_file_chunks(ObjectStoragePath(staged.path)),
@@ -145,10 +149,10 @@ def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run = ReplicationPlan.from_dict(plan)
     job = run.job(table_name)
-    with failing_checks(), connected(run.settings) as (source, target):
+    with failing_checks(), connected(run) as (source, target):
         verification = load.swap_in_staged(job, source=source, target=target)
     remove_staged(table_folder(run.settings, table_name))
-    emit_asset(run.settings, table_name)
+    emit_asset(run, table_name)
     stats = TableStats(table=job.table.qualified, rows=verification.target_rows,
                        seconds=round(time.monotonic() - started, 3), peak_memory_mb=peak_memory_mb())  # fmt: skip
     return TableReport(stats, verification).to_dict()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.replication.interfaces import Source
+from include.replication.interfaces import Source, Target
 from include.replication.postgres.connect import connect_postgres
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
@@ -37,26 +37,42 @@ def get_connection(conn_id: str) -> Any:
         ) from exc
 
 
-def open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY) -> Source:
-    """The source for ``conn_id``, bound to an open connection (the caller closes it)."""
+def engine_of(conn_id: str) -> str:
+    """``"postgres"`` or ``"mssql"``: the engine behind an Airflow connection, by its type."""
+    conn_type = get_connection(conn_id).conn_type
+    if conn_type in POSTGRES_TYPES:
+        return "postgres"
+    if conn_type in MSSQL_TYPES:
+        return "mssql"
+    raise ConnectionConfigError(f"connection {conn_id!r} is of type {conn_type!r}; use mssql or postgres")
+
+
+def open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY, target_engine: str = "postgres") -> Source:
+    """The source for ``conn_id``, reading for a ``target_engine`` target, bound to an open connection."""
     conn = get_connection(conn_id)
     if conn.conn_type in POSTGRES_TYPES:
+        if target_engine != "postgres":
+            raise ConnectionConfigError(f"a PostgreSQL source ({conn_id!r}) can be copied to PostgreSQL only")
         return PostgresSource(open_postgres(conn), read_mode)
     if conn.conn_type in MSSQL_TYPES:
         from include.replication.mssql.source import SqlServerSource  # pymssql only where it is used
 
-        return SqlServerSource(open_mssql(conn))
+        return SqlServerSource(open_mssql(conn), target_engine=target_engine)
     raise ConnectionConfigError(
         f"source connections of type {conn.conn_type!r} are not supported (use mssql or postgres)"
     )
 
 
-def open_target(conn_id: str) -> PostgresTarget:
-    """The PostgreSQL target for ``conn_id``, bound to an open connection (the caller closes it)."""
+def open_target(conn_id: str, *, engine: str = "postgres") -> Target:
+    """The ``engine`` target for ``conn_id`` (the connection's type must agree), bound to an open connection."""
     conn = get_connection(conn_id)
-    if conn.conn_type not in POSTGRES_TYPES:
-        raise ConnectionConfigError(f"target connection {conn_id!r} must be of type postgres, not {conn.conn_type!r}")
-    return PostgresTarget(open_postgres(conn))
+    if engine == "postgres" and conn.conn_type in POSTGRES_TYPES:
+        return PostgresTarget(open_postgres(conn))
+    if engine == "mssql" and conn.conn_type in MSSQL_TYPES:
+        from include.replication.mssql.target import SqlServerTarget
+
+        return SqlServerTarget(open_mssql(conn))
+    raise ConnectionConfigError(f"target connection {conn_id!r} must be of type {engine}, not {conn.conn_type!r}")
 
 
 def open_postgres(conn: Any) -> Any:

@@ -17,6 +17,8 @@ from include.replication.settings import (
     DEFAULT_BUFFER_MB,
     DEFAULT_PARTITION_ROWS,
     DEFAULT_SOURCE_CONN_ID,
+    DEFAULT_SQLSERVER_BUFFER_MB,
+    DEFAULT_SQLSERVER_TARGET_CONN_ID,
     DEFAULT_TARGET_CONN_ID,
     LoadMode,
     NulPolicy,
@@ -51,7 +53,7 @@ def replication_params() -> dict[str, Param]:
         "tables": Param([], type="array", items={"type": "string"}, description="Tables to copy; empty: every table in the source schema"),
         "exclude_tables": Param([], type="array", items={"type": "string"}, description="Tables to leave out"),
         "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="In-memory spool per table (MB); beyond it, rows spill to disk"),
-        "nul_policy": Param(NulPolicy.STRIP.value, enum=_values(NulPolicy), description="NUL characters in text: strip (counted and reported) or fail"),
+        "nul_policy": Param(NulPolicy.STRIP.value, enum=[NulPolicy.STRIP.value, NulPolicy.FAIL.value], description="NUL characters in text: strip (counted and reported) or fail"),
         "verify": Param(VerifyMode.CHECKSUMS.value, enum=_values(VerifyMode), description="How each copy is proven against its source"),
         "load_mode": Param(LoadMode.REPLACE.value, enum=_values(LoadMode), description="replace: staging table swapped in; append: add rows"),
         "source_read_mode": Param(ReadMode.COPY.value, enum=_values(ReadMode), description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
@@ -66,6 +68,17 @@ def bulk_params() -> dict[str, Param]:
         "load_mode": Param(LoadMode.REPLACE.value, enum=[LoadMode.REPLACE.value], description="Bulk loads always replace (staging table swapped in)"),
         "partition_rows": Param(DEFAULT_PARTITION_ROWS, type="integer", minimum=1, description="Rows per partition (about)"),
         "staging_url": Param("", type="string", description="Where partitions are staged: a folder or object-storage URL; empty: $AIRFLOW_HOME/replication-staging"),
+    }  # fmt: skip
+
+
+def target_params() -> dict[str, Param]:
+    """The SQL Server to SQL Server DAG's Params: the shared ones, a SQL Server target, NUL kept, 128 MB spools."""
+    return {
+        **replication_params(),
+        "target_conn_id": Param(DEFAULT_SQLSERVER_TARGET_CONN_ID, type="string", description="Airflow connection of the SQL Server target (mssql)"),
+        "target_schema": Param("dbo", type="string", description="Target schema, created if missing"),
+        "buffer_mb": Param(DEFAULT_SQLSERVER_BUFFER_MB, type="integer", minimum=1, description="In-memory spool per table (MB); beyond it, rows spill to disk"),
+        "nul_policy": Param(NulPolicy.KEEP.value, enum=_values(NulPolicy), description="NUL characters in text: keep (SQL Server text holds them), strip (counted) or fail"),
     }  # fmt: skip
 
 

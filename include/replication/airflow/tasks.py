@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote as quote_url
 
-from airflow.sdk import Asset, AssetAlias, get_current_context, task
+from airflow.sdk import Asset, AssetAlias, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.replication.airflow.connections import get_connection, open_source, open_target
+from include.replication.airflow.connections import engine_of, get_connection, open_source, open_target
 from include.replication.interfaces import Source, Target
+from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
 from include.replication.load import replicate_table
 from include.replication.plan import PlanError, ReplicationPlan, build_plan
 from include.replication.report import (
@@ -47,11 +48,12 @@ def close_quietly(*connected: Source | Target) -> None:
 
 
 @contextmanager
-def connected(settings: ReplicationSettings) -> Generator[tuple[Source, Target], None, None]:
+def connected(run: ReplicationPlan) -> Generator[tuple[Source, Target], None, None]:
     """The run's source and target, open for the block and closed after it."""
-    source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
+    settings = run.settings
+    source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode, target_engine=run.target_engine)
     try:
-        target = open_target(settings.target_conn_id)
+        target = open_target(settings.target_conn_id, engine=run.target_engine)
     except BaseException:
         close_quietly(source)
         raise
@@ -77,7 +79,8 @@ def discover_tables() -> dict[str, Any]:
     """Read the source catalog, select tables, map every type and check the target: all before any data moves."""
     with failing_checks():
         settings = ReplicationSettings.from_params(get_current_context()["params"])
-        source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode)
+        target_engine = engine_of(settings.target_conn_id)
+        source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode, target_engine=target_engine)
         try:
             schema = settings.source_schema or source.default_schema
             plan = build_plan(
@@ -86,16 +89,17 @@ def discover_tables() -> dict[str, Any]:
                 source_schema=schema,
                 tables=source.fetch_tables(schema),
                 map_columns=source.map_columns,
+                target_engine=target_engine,
             )
         finally:
             close_quietly(source)
-        target = open_target(settings.target_conn_id)
+        target = open_target(settings.target_conn_id, engine=target_engine)
         try:
             target.ensure_schema(settings.target_schema)
         finally:
             close_quietly(target)
-    log.info("Replicating %d tables from %s schema %s: %s", len(plan.tables), plan.source_engine, schema,
-             sorted(plan.tables))  # fmt: skip
+    log.info("Replicating %d tables from %s schema %s into %s: %s", len(plan.tables), plan.source_engine, schema,
+             plan.target_engine, sorted(plan.tables))  # fmt: skip
     return plan.to_dict()
 
 
@@ -112,7 +116,7 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     if table_name not in run.tables:
         raise AirflowSkipException(f"{table_name} is not selected or not in source schema {run.source_schema!r}")
     job = run.job(table_name)
-    with failing_checks(), connected(run.settings) as (source, target):
+    with failing_checks(), connected(run) as (source, target):
         report = replicate_table(job, source=source, target=target, on_progress=log.info)
     stats = report.stats
     log.info(
@@ -121,15 +125,23 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
         stats.peak_memory_mb, stats.spilled_bytes / 2**20,
         f", NUL stripped {stats.nul_stripped}" if stats.nul_stripped else "",
     )  # fmt: skip
-    emit_asset(run.settings, table_name)
+    emit_asset(run, table_name)
     return report.to_dict()
 
 
-def emit_asset(settings: ReplicationSettings, table: str) -> None:
-    """Record the target table as an Asset (through the alias: names are known only at run time)."""
+DEFAULT_PORTS = {"postgres": 5432, "mssql": 1433}
+
+
+def emit_asset(run: ReplicationPlan, table: str) -> None:
+    """Record the target table as an Asset (through the alias: names are known only at run time).
+
+    ``postgres://host:port/database/schema/table`` or ``mssql://host:port/database/schema/table``.
+    """
+    settings = run.settings
     target = get_connection(settings.target_conn_id)
     path = "/".join(quote_url(part, safe="") for part in (target.schema or "", settings.target_schema, table))
-    uri = f"postgres://{target.host}:{target.port or 5432}/{path}"
+    port = target.port or DEFAULT_PORTS[run.target_engine]
+    uri = f"{run.target_engine}://{target.host}:{port}/{path}"
     get_current_context()["outlet_events"][REPLICATED_TABLES].add(
         Asset(uri=uri, name=f"{settings.target_schema}.{table}")
     )
@@ -151,6 +163,25 @@ def summarize(tables: list[Any], partitions: Any = ()) -> dict[str, Any]:
     return run_summary(reports, staged)
 
 
+def replicate_by_level(plan: Any) -> tuple[list[TaskGroup], list[Any]]:
+    """Wiring for the DAGs that copy table by table: a TaskGroup per dependency level, in order.
+
+    Each level holds a task per known table and a mapped task for the discovered extras
+    (``list_other_tables``). Returns the groups, to chain, and every table task's output, for
+    ``summarize``. Call inside a DAG.
+    """
+    groups, reports = [], []
+    for level, name in enumerate(LEVEL_NAMES):
+        with TaskGroup(group_id=name, tooltip=f"Level {level}: {', '.join(STATIC_TABLES[level])}") as group:
+            for table in STATIC_TABLES[level]:
+                reports.append(replicate.override(task_id=f"replicate_{table}")(table_name=table, plan=plan))
+            others = list_other_tables(plan, level)
+            mapped = replicate.override(task_id="replicate_other_tables").partial(plan=plan).expand(table_name=others)
+            reports.append(mapped)
+        groups.append(group)
+    return groups, reports
+
+
 def _flatten(values: Sequence[Any]) -> list[dict[str, Any]]:
     """Reports from task outputs: one dict, None (skipped), or a sequence of them (a mapped task's)."""
     found: list[dict[str, Any]] = []
@@ -158,5 +189,7 @@ def _flatten(values: Sequence[Any]) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             found.append(value)
         elif value is not None and not isinstance(value, str):
-            found.extend(_flatten(list(value)))
+            # By index up to its length: iterating a mapped task's lazy sequence asks for one item
+            # past the end, which the task SDK logs as an error ("XCom not found").
+            found.extend(_flatten([value[i] for i in range(len(value))]))
     return found

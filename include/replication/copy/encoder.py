@@ -30,7 +30,7 @@ class RowEncoder:
             data = encode_rows(rows)
             # One look for NUL per batch, in the bytes (UTF-8 writes U+0000, and nothing else, as a
             # 0 byte): NUL is rare, so only a batch that holds one is encoded again row by row.
-            if b"\x00" in data:
+            if b"\x00" in data and self.nul_policy != NulPolicy.KEEP:
                 data = "".join([self._encode_row(row) for row in rows]).encode("utf-8")
         except UnicodeEncodeError:
             raise self._unencodable(rows) from None

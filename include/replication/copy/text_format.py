@@ -8,8 +8,9 @@ escaping. See https://www.postgresql.org/docs/16/sql-copy.html ("Text Format").
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 NULL = "\\N"
@@ -112,3 +113,29 @@ def encode_rows(rows: Iterable[Iterable[object]]) -> bytes:
     lines = ["\t".join(encode_fields(row)).encode("utf-8") for row in rows]
     lines.append(b"")  # the join then ends the last line too, without copying the batch once more
     return b"\n".join(lines)
+
+
+_UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def decode_field(field: str) -> str | None:
+    """One COPY text field back to its value: ``\\N`` is NULL, backslash escapes are undone."""
+    if field == NULL:
+        return None
+    if "\\" not in field:
+        return field
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), field)
+
+
+def decode_rows(chunks: Iterable[bytes]) -> Iterator[list[str | None]]:
+    """COPY text (UTF-8, in chunks cut anywhere) back to rows of field values, for a target that is not PostgreSQL."""
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk if pending else chunk
+        lines = data.split(b"\n")
+        pending = lines.pop()  # the rest of a line the next chunk finishes (b"" after a full line)
+        for line in lines:
+            yield [decode_field(f) for f in line.decode("utf-8").split("\t")]
+    if pending:
+        raise ValueError(f"COPY text ends inside a line ({len(pending)} bytes after the last newline)")

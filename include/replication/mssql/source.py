@@ -22,24 +22,28 @@ from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
 
 
-def select_list(columns: Sequence[SourceColumn]) -> str:
-    """The SELECT list reading ``columns`` in order, converted columns keeping their names."""
+def select_list(columns: Sequence[SourceColumn], *, exact: bool = False) -> str:
+    """The SELECT list reading ``columns`` in order, converted columns keeping their names.
+
+    ``exact``: read every digit the type holds (for a SQL Server target), not PostgreSQL's share.
+    """
+    read = types.exact_read_expression if exact else types.read_expression
     items = []
     for column in columns:
         quoted = quote(column.name)
-        expression = types.read_expression(column, quoted)
+        expression = read(column, quoted)
         items.append(quoted if expression == quoted else f"{expression} AS {quoted}")
     return ", ".join(items)
 
 
 def select_sql(
-    table: SourceTable, columns: Sequence[TargetColumn], key_range: KeyRange | None = None
+    table: SourceTable, columns: Sequence[TargetColumn], key_range: KeyRange | None = None, *, exact: bool = False
 ) -> tuple[str, dict[str, int]]:
     """The SELECT that reads ``columns`` of ``table`` (or a key range), in key order when there is a key."""
     where, params = TSQL.range_filter(key_range)
     order = [key_range.column] if key_range else list(table.primary_key)
     order_by = " ORDER BY " + ", ".join(quote(c) for c in order) if order else ""
-    sql = f"SELECT {select_list(table.columns_for(columns))} FROM {qualified(table)}"
+    sql = f"SELECT {select_list(table.columns_for(columns), exact=exact)} FROM {qualified(table)}"
     return sql + where + order_by, params
 
 
@@ -49,17 +53,18 @@ class SqlServerSource(SqlServerChecksums):
     engine = "mssql"
     default_schema = "dbo"
 
-    def __init__(self, conn: Any, capabilities: Capabilities | None = None) -> None:
+    def __init__(self, conn: Any, capabilities: Capabilities | None = None, *, target_engine: str = "postgres") -> None:
         self.conn = conn
         self._capabilities = capabilities
+        self.target_engine = target_engine  # "postgres": types mapped; "mssql": types kept, every digit read
 
     def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema``: columns, primary key, foreign keys, indexes."""
         return catalog.fetch_tables(self.conn, schema)
 
     def map_columns(self, table: SourceTable) -> tuple[TargetColumn, ...]:
-        """The PostgreSQL column of every SQL Server column (``types.py``)."""
-        return types.map_table(table)
+        """The target column of every SQL Server column (``types.py``): PostgreSQL's type, or its own."""
+        return types.keep_table(table) if self.target_engine == "mssql" else types.map_table(table)
 
     def key_distribution(self, table: SourceTable, key: str) -> KeyDistribution:
         """The key's distribution from its statistics histogram, where the server has one."""
@@ -76,7 +81,7 @@ class SqlServerSource(SqlServerChecksums):
     ) -> ReadResult:
         """Write the rows as COPY text lines to ``sink``, one call per fetched batch."""
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
-        sql, params = select_sql(table, columns, key_range)
+        sql, params = select_sql(table, columns, key_range, exact=self.target_engine == "mssql")
         cursor = self.conn.cursor()
         after = "the start of the table"
         try:

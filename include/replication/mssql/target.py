@@ -1,0 +1,231 @@
+"""SQL Server (or Babelfish) as the target: the steps of a staged load, in T-SQL.
+
+``load.py`` decides their order and the transaction around them; each method here is one step.
+The staging table is ``<table>__staging`` in the target schema, loaded with the source's ids
+under ``SET IDENTITY_INSERT``, keyed, indexed and verified, then swapped in with ``sp_rename``
+(``ALTER SCHEMA ... TRANSFER`` and renaming a constraint are refused by Babelfish), all in one
+transaction. The primary key is left for the server to name: a name of our own would collide
+with the live table's key until the swap, and Babelfish cannot rename a constraint afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Generator, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from include.replication.copy.text_format import decode_rows
+from include.replication.models import Index, KeyRange, SourceTable, TableName, TargetColumn, identity_column
+from include.replication.mssql import catalog, insert, types
+from include.replication.mssql.capabilities import Capabilities
+from include.replication.mssql.checksums import SqlServerChecksums
+from include.replication.mssql.dialect import TSQL, fetch_all, qualified, quote, run
+from include.replication.plan import PlanError
+from include.replication.settings import NulPolicy
+from include.replication.verify import BucketSum
+
+MAX_IDENTIFIER_CHARS = 128  # sysname
+STAGING_SUFFIX = "__staging"
+
+
+def staging_name(name: str) -> str:
+    """``name + "__staging"``, shortened with a hash when it would pass SQL Server's 128 characters."""
+    if len(name) + len(STAGING_SUFFIX) <= MAX_IDENTIFIER_CHARS:
+        return name + STAGING_SUFFIX
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_IDENTIFIER_CHARS - len(STAGING_SUFFIX) - 9]}_{digest}{STAGING_SUFFIX}"
+
+
+_REGULAR = re.compile(r"[A-Za-z_][A-Za-z0-9_@#$]*\Z")
+
+
+def object_name(table: TableName) -> str:
+    """``schema.name`` as text for ``sp_rename`` and ``DBCC CHECKIDENT``, bracketed only where a part needs it.
+
+    SQL Server takes either spelling; Babelfish finds no object under a bracketed one, so brackets
+    are used only where they are needed (a name with a dot or a space).
+    """
+    parts = (table.schema, table.name)
+    return ".".join(p if _REGULAR.match(p) else quote(p) for p in parts)
+
+
+def create_table_sql(table: TableName, columns: Sequence[TargetColumn]) -> str:
+    """``CREATE TABLE`` with the columns' own types; an identity column as IDENTITY(1,1) (ids come explicit)."""
+    lines = []
+    for column in columns:
+        identity = " IDENTITY(1,1)" if column.identity else ""
+        lines.append(f"{quote(column.name)} {column.data_type}{identity} {'NULL' if column.nullable else 'NOT NULL'}")
+    return f"CREATE TABLE {qualified(table)} ({', '.join(lines)})"
+
+
+def value_templates(columns: Sequence[TargetColumn]) -> list[tuple[str, Any]]:
+    """Per column: the INSERT template wrapping its value, and how its COPY text field is parsed."""
+    found = []
+    for column in columns:
+        base = column.data_type.split("(")[0].lower()
+        load = types.SQLSERVER_TYPES[base].load
+        found.append((load.template.format(type=column.data_type), load.parse))
+    return found
+
+
+class SqlServerTarget(SqlServerChecksums):
+    """A SQL Server target over one pymssql connection (autocommit between the explicit transactions)."""
+
+    engine = "mssql"
+
+    def __init__(self, conn: Any, capabilities: Capabilities | None = None) -> None:
+        self.conn = conn
+        self._capabilities = capabilities
+
+    @contextmanager
+    def transaction(self) -> Generator[None, None, None]:
+        """One transaction: COMMIT on success; on any failure a rollback (or a closed connection) and re-raise."""
+        run(self.conn, "BEGIN TRANSACTION")
+        try:
+            yield
+            run(self.conn, "COMMIT TRANSACTION")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    def _rollback_quietly(self) -> None:
+        # A killed session or a broken connection cannot roll back: the server does, when it goes.
+        try:
+            run(self.conn, "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION")
+        except Exception:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create ``schema`` if it is missing (needs CREATE SCHEMA; says so if not allowed)."""
+        if fetch_all(self.conn, "SELECT SCHEMA_ID(%(schema)s)", {"schema": schema})[0][0] is not None:
+            return
+        try:  # CREATE SCHEMA must be alone in its batch
+            run(self.conn, "EXEC(%(ddl)s)", {"ddl": f"CREATE SCHEMA {quote(schema)}"})
+        except Exception as exc:
+            raise PlanError(f"target schema {schema!r} does not exist and could not be created: {exc}") from exc
+
+    def exists(self, table: TableName) -> bool:
+        """Whether ``table`` exists as a user table."""
+        return fetch_all(self.conn, "SELECT OBJECT_ID(%(name)s, 'U')", {"name": qualified(table)})[0][0] is not None
+
+    def staging_table(self, table: TableName) -> TableName:
+        """``<table>__staging`` in the same schema."""
+        return TableName(table.schema, staging_name(table.name))
+
+    def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
+        """``CREATE TABLE``, after dropping ``table`` when ``replace``."""
+        if replace:
+            run(self.conn, f"DROP TABLE IF EXISTS {qualified(table)}")
+        run(self.conn, create_table_sql(table, columns))
+
+    def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
+        """The clustered primary key, named by the server (see the module's docstring)."""
+        run(self.conn, f"ALTER TABLE {qualified(table)} ADD PRIMARY KEY CLUSTERED ({', '.join(quote(c) for c in key)})")
+
+    def create_indexes(self, table: TableName, indexes: Sequence[Index]) -> None:
+        """The source's secondary indexes, under their own names (index names are per table in SQL Server)."""
+        for index in indexes:
+            unique = "UNIQUE " if index.unique else ""
+            columns = ", ".join(quote(c) for c in index.columns)
+            run(self.conn, f"CREATE {unique}INDEX {quote(index.name)} ON {qualified(table)} ({columns})")
+
+    def copy_in(
+        self, table: TableName, columns: Sequence[TargetColumn], chunks: Iterable[bytes], *, fresh: bool
+    ) -> int:
+        """Load COPY text into ``table`` in multi-row INSERTs, ids as given; returns the rows loaded."""
+        loads = value_templates(columns)
+        rows = (
+            tuple(None if value is None else parse(value) for value, (_, parse) in zip(row, loads, strict=True))
+            for row in decode_rows(chunks)
+        )
+        return insert.insert_rows(
+            self.conn,
+            table,
+            [c.name for c in columns],
+            [template for template, _ in loads],
+            rows,
+            identity_insert=identity_column(columns) is not None,
+        )
+
+    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+        """``DELETE`` a key range's rows, or ``TRUNCATE`` for the whole table."""
+        if key_range is None:
+            run(self.conn, f"TRUNCATE TABLE {qualified(table)}")
+            return
+        where, params = TSQL.range_filter(key_range)
+        run(self.conn, f"DELETE FROM {qualified(table)}{where}", params)
+
+    def swap(
+        self,
+        staging: TableName,
+        table: TableName,
+        *,
+        columns: Sequence[TargetColumn],
+        indexes: Sequence[Index],
+        has_key: bool,
+    ) -> None:
+        """Drop ``table`` and rename ``staging`` to it (key and indexes go with it); align the identity."""
+        run(self.conn, f"DROP TABLE IF EXISTS {qualified(table)}")
+        run(self.conn, "EXEC sp_rename %(old)s, %(new)s, 'OBJECT'", {"old": object_name(staging), "new": table.name})
+        self.align_identity(table, columns)
+
+    def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
+        """Next identity value past ``MAX(id)``, 1 when no id is positive; an empty table keeps its seed (1).
+
+        ``DBCC CHECKIDENT ... RESEED n`` makes the next value n + 1 once rows were inserted, and a
+        table that never held a row starts at its seed anyway.
+        """
+        column = identity_column(columns)
+        if not column:
+            return
+        (highest,) = fetch_all(self.conn, f"SELECT MAX({quote(column)}) FROM {qualified(table)}")[0]
+        if highest is None:
+            return
+        name = object_name(table).replace("'", "''")
+        run(self.conn, f"DBCC CHECKIDENT ('{name}', RESEED, {max(int(highest), 0)}) WITH NO_INFOMSGS")
+
+    def _catalog_table(self, table: TableName) -> SourceTable:
+        """``table`` as the catalog describes it: the checksums' canonical text depends on each column's type."""
+        found = {t.name: t for t in catalog.fetch_tables(self.conn, table.schema)}
+        if table.name not in found:
+            raise LookupError(f"{table.qualified}: not in the target's catalog")
+        return found[table.name]
+
+    def bucket_checksums(
+        self,
+        table: TableName,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str | None,
+        width: int,
+        nul_policy: NulPolicy,
+        key_range: KeyRange | None = None,
+    ) -> dict[int, BucketSum]:
+        """As the source computes them, over this copy's own columns."""
+        return super().bucket_checksums(
+            self._catalog_table(table), columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
+        )
+
+    def row_hashes(
+        self,
+        table: TableName,
+        columns: Sequence[TargetColumn],
+        *,
+        key: str,
+        low: int,
+        high: int,
+        nul_policy: NulPolicy,
+    ) -> dict[Any, str]:
+        """As the source computes them, over this copy's own columns."""
+        return super().row_hashes(
+            self._catalog_table(table), columns, key=key, low=low, high=high, nul_policy=nul_policy
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
