@@ -1,9 +1,9 @@
 """The two small interfaces the engine is written against: a source and a target, each bound to its connection.
 
 Sources: ``mssql.source.SqlServerSource`` (pymssql) and ``postgres.source.PostgresSource``
-(pg8000). Target: ``postgres.target.PostgresTarget``. ``load.py`` and ``verify.py`` see only
-these protocols; ``airflow/connections.py`` is the one place that picks an implementation for a
-connection. Both sides are ``Checksummable`` (``verify.py``): verification asks each of them the
+(pg8000). Targets: ``postgres.target.PostgresTarget`` and ``mssql.target.SqlServerTarget``.
+``load.py`` and ``verify.py`` see only these protocols; ``airflow/connections.py`` is the one
+place that picks an implementation for a connection. Both sides are ``Checksummable`` (``verify.py``): verification asks each of them the
 same questions, in its own SQL.
 """
 

@@ -21,6 +21,7 @@ import pytest
 
 from include.replication.models import TableName
 from include.replication.mssql.dialect import fetch_all, qualified, quote, run
+from include.replication.report import TableReport, summary_table
 from include.replication.settings import APPLICATION_NAME
 from include.stackoverflow import sqlserver
 from include.stackoverflow.schema import TABLES_BY_NAME
@@ -93,9 +94,14 @@ def assert_same_database(mssql_server: MssqlServer, source: str, target: str, ta
 
 
 def assert_verified(dag_run: Any, tables: list[str]) -> None:
+    """The run succeeded and verified every table with checksums; its summary is printed (``pytest -s``)."""
     states = task_states(dag_run)
     assert str(dag_run.state) == "success", states
     summary = dag_run.get_task_instance("summarize").xcom_pull(task_ids="summarize")
+    print(
+        f"\n{TO_TARGET} {dag_run.run_id}:\n"
+        + summary_table([TableReport.from_dict(r).stats for r in summary["tables"]])
+    )
     checks = {r["verification"]["table"]: r["verification"] for r in summary["tables"]}
     assert sorted(checks) == sorted(f"dbo.{t}" for t in tables)
     assert all(v["mode"] == "checksums" and v["checksum_match"] is True for v in checks.values()), checks

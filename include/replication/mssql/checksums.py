@@ -216,7 +216,7 @@ class SqlServerChecksums:
         if self._capabilities is None:
             self._capabilities = probe(self.conn)
             if self._capabilities.describe():
-                log.info("SQL Server %s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
+                log.info("%s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
         return self._capabilities
 
     def count_rows(self, table: SourceTable, key_range: KeyRange | None = None) -> int:
