@@ -210,8 +210,11 @@ def convert_rows(path: Path, table: Table, tally: Tally) -> Iterator[tuple]:
         yield row
 
 
-def plan_files(dump_dir: Path) -> tuple[dict[str, Path], tuple[str, ...], tuple[str, ...]]:
+def plan_files(dump_dir: str | Path) -> tuple[dict[str, Path], tuple[str, ...], tuple[str, ...]]:
     """Return ``({table: file}, skipped file names, missing file names)`` for a dump folder."""
+    dump_dir = Path(dump_dir)
+    if not dump_dir.is_dir():
+        raise DumpError(f"dump folder not found: {dump_dir}")
     present = {p.name: p for p in dump_dir.iterdir() if p.is_file()}
     files = {table: present[name] for name, table in DUMP_FILES.items() if name in present}
     skipped = tuple(sorted(name for name in present if name not in DUMP_FILES))
@@ -242,9 +245,6 @@ def _load_table(conn: Connection, table: Table, path: Path | None, tally: Tally,
 def load_dump(dump_dir: str | Path, url: str, *, schema: str = "public") -> LoadReport:
     """Recreate the nine tables in ``schema`` at ``url`` and fill them from the dump in ``dump_dir``."""
     started = time.perf_counter()
-    dump_dir = Path(dump_dir)
-    if not dump_dir.is_dir():
-        raise DumpError(f"dump folder not found: {dump_dir}")
     files, skipped, missing = plan_files(dump_dir)
     tally = Tally()
     rows: dict[str, int] = {}

@@ -88,9 +88,6 @@ def generate(conn: Any, *, scale: float, seed: int) -> dict[str, int]:
 def load_dump(conn: Any, dump_dir: str | Path) -> LoadReport:
     """Recreate the nine tables and fill them from a Stack Exchange XML dump (``load_dump.py``'s rules)."""
     started = time.perf_counter()
-    dump_dir = Path(dump_dir)
-    if not dump_dir.is_dir():
-        raise DumpError(f"dump folder not found: {dump_dir}")
     files, skipped, missing = plan_files(dump_dir)
     tally = Tally()
     create_tables(conn)
