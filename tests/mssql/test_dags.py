@@ -118,7 +118,7 @@ def conf_for(dag_id: str, tmp_path: Path, *, partition_rows: int, **params: Any)
 
 
 @pytest.mark.parametrize("dag_id", [STREAMING, BULK], ids=["streaming", "bulk"])
-def test_dag_copies_a_small_sql_server_stackoverflow(
+def test_dag_copies_a_small_sql_server_stackoverflow_twice(
     airflow_db: str,
     mssql_server: MssqlServer,
     small_stackoverflow: str,
@@ -126,16 +126,17 @@ def test_dag_copies_a_small_sql_server_stackoverflow(
     dag_id: str,
     tmp_path: Path,
 ):
-    """All nine tables from SQL Server: the run succeeds, checksums match, and every row equals pymssql's.
+    """All nine tables from SQL Server, twice in a row: each run succeeds, checksums match, every row equals pymssql's.
 
     The bulk DAG runs with partition_rows=1000, so Votes, Comments and Posts are read in key
     ranges planned from SQL Server's statistics (or its exact-quantile fallback).
     """
     source_uri = mssql_server.airflow_uri(small_stackoverflow)
-    run = run_dag(dag_id, source_uri, fresh_database, **conf_for(dag_id, tmp_path, partition_rows=1_000))
     conn = mssql_server.connect(small_stackoverflow)
     try:
-        assert_replicated(run, conn, fresh_database, NINE, compare_rows=None)
+        for _ in range(2):
+            run = run_dag(dag_id, source_uri, fresh_database, **conf_for(dag_id, tmp_path, partition_rows=1_000))
+            assert_replicated(run, conn, fresh_database, NINE, compare_rows=None)
     finally:
         conn.close()
     if dag_id == BULK:
