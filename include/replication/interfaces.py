@@ -22,6 +22,13 @@ from include.replication.verify import Checksummable
 Sink = Callable[[bytes], None]
 
 
+class LoginRejected(ConnectionError):
+    """The server answered and refused: a wrong password, an unknown user or database. Retrying will not help.
+
+    A plain ``ConnectionError`` (refused, timed out, dropped) may pass; this one is configuration.
+    """
+
+
 @dataclass(frozen=True)
 class ReadResult:
     """What one read produced: rows written to the sink, and NUL characters stripped per column."""

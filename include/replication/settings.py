@@ -6,7 +6,8 @@ travels between tasks as a plain dict (``to_dict``) and comes back through ``fro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -122,6 +123,19 @@ _CHOICES: dict[str, type[StrEnum]] = {
     "load_mode": LoadMode,
     "source_read_mode": ReadMode,
 }
+
+
+def reject_unknown_params(given: Mapping[str, Any], *, declared: Iterable[str]) -> None:
+    """A run's conf may only name the DAG's own Params: a typo would otherwise be ignored ("tabels" copies all)."""
+    known = sorted(declared)
+    unknown = sorted(set(given) - set(known))
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    raise SettingsError(f"unknown Param {', '.join(hints)}; this DAG takes: {', '.join(known)}")
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 
 from include.stackoverflow.database import connect
@@ -73,3 +75,46 @@ def test_missing_target_schema_is_created(airflow_db, fresh_database, target_dat
     run = run_dag(STREAMING, fresh_database, target_database, target_schema="Replica Schema", tables=["Users"])
     assert str(run.state) == "success", task_states(run)
     assert table_names(target_database, schema="Replica Schema") == ["Users"]
+
+
+def test_a_misspelled_param_fails_before_anything_runs(airflow_db, fresh_database, target_database, capfd):
+    """--conf '{"tabels": ...}' would copy every table: it fails discovery naming the key and the likely one."""
+    generate(fresh_database, scale=0.001, seed=1)
+    run = run_dag(STREAMING, fresh_database, target_database, retries=2, tabels=["Users"])
+    assert task_attempts(run)["discover_tables"] == ("failed", 1)  # no retry: the conf would not change
+    assert "unknown Param 'tabels' (did you mean 'tables'?)" in "".join(capfd.readouterr())
+    assert table_names(target_database) == []
+
+
+def with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{password}@{parts.hostname}:{parts.port}"))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda url: with_password(url, "WrongSecret1"), "wrong password"),
+        (lambda url: url.rsplit("/", 1)[0] + "/no_such_database", "no such database"),
+        (lambda url: url.rsplit("/", 1)[0], "names no database"),
+    ],
+    ids=["wrong-password", "missing-database", "no-database-named"],
+)
+def test_configuration_errors_fail_at_once_without_retries(
+    airflow_db, fresh_database, target_database, capfd, change, expected
+):
+    """A refused login, a database that does not exist, or none named: the task fails once, saying which."""
+    generate(fresh_database, scale=0.001, seed=1)
+    run = run_dag(STREAMING, change(fresh_database), target_database, retries=2)
+    assert task_attempts(run)["discover_tables"] == ("failed", 1)
+    log = "".join(capfd.readouterr())
+    assert expected in log and "connection 'stackoverflow_source'" in log
+    assert "WrongSecret1" not in log
+
+
+def test_an_unreachable_server_is_retried(airflow_db, fresh_database, target_database):
+    """Nothing listens on the port: that may pass (a restarting server), so the task retries."""
+    parts = urlsplit(fresh_database)
+    refused = urlunsplit(parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:9"))
+    run = run_dag(STREAMING, refused, target_database, retries=1)
+    assert task_attempts(run)["discover_tables"] == ("failed", 2)

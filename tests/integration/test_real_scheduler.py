@@ -197,3 +197,25 @@ def test_sigkilled_task_is_retried_and_the_copy_is_exact(real_scheduler: RealSch
     assert state == "success", local_airflow.task_states(api_url, dag_id, run_id)
     assert (ti["state"], ti["try_number"]) == ("success", 2), ti
     assert_exact_copy(real_scheduler.source_url, real_scheduler.target_url, tables=["Posts"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "conf",
+    [{"tabels": ["Users"]}, {"source_conn_id": "no_such_source"}],
+    ids=["misspelled-param", "missing-connection"],
+)
+def test_configuration_errors_fail_once_under_the_scheduler(real_scheduler: RealScheduler, conf: dict) -> None:
+    """A misspelled Param or a missing connection fails discover_tables on its first try: no retry to wait for.
+
+    The seconds from trigger to failed run are printed (``pytest -s``) for TESTING_RESULTS.md; never asserted.
+    """
+    api_url = real_scheduler.airflow.api_url
+    started = time.monotonic()
+    run_id = local_airflow.trigger(api_url, STREAMING_DAG_ID, conf)
+    state = local_airflow.wait_for_run(api_url, STREAMING_DAG_ID, run_id, timeout=RUN_TIMEOUT_S)
+    elapsed = time.monotonic() - started
+    path = f"/api/v2/dags/{STREAMING_DAG_ID}/dagRuns/{run_id}/taskInstances/discover_tables"
+    discovery = local_airflow.call(api_url, "GET", path)
+    assert (state, discovery["state"], discovery["try_number"]) == ("failed", "failed", 1)
+    print(f"\n{conf}: run failed {elapsed:.1f} s after the trigger, discover_tables on try 1")

@@ -8,7 +8,7 @@ import pytest
 
 from include.replication.levels import LAST_LEVEL, STACKOVERFLOW_MANIFEST, STATIC_TABLES, assign_levels
 from include.replication.models import ForeignKey, SourceColumn, SourceTable
-from include.replication.settings import ReplicationSettings, SettingsError, VerifyMode
+from include.replication.settings import ReplicationSettings, SettingsError, VerifyMode, reject_unknown_params
 
 
 def table(name: str, *references: str) -> SourceTable:
@@ -73,3 +73,13 @@ def test_settings_round_trip_through_xcom_dict():
     assert ReplicationSettings.from_dict(settings.to_dict()) == settings
     assert settings.verify is VerifyMode.COUNTS and settings.to_dict()["verify"] == "counts"
     assert json.loads(json.dumps(settings.to_dict())) == settings.to_dict()
+
+
+def test_unknown_params_are_named_with_the_closest_known_one():
+    """A typo in --conf must not be ignored: "tabels" would copy every table."""
+    declared = ["tables", "exclude_tables", "verify", "buffer_mb"]
+    reject_unknown_params({"tables": ["Users"], "verify": "counts"}, declared=declared)  # known keys pass
+    with pytest.raises(
+        SettingsError, match=r"unknown Param 'tabels' \(did you mean 'tables'\?\), 'zzz'; this DAG takes"
+    ):
+        reject_unknown_params({"tabels": ["Users"], "zzz": 1}, declared=declared)

@@ -7,9 +7,11 @@ written to XCom.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
 from typing import Any
 
-from include.replication.interfaces import Source, Target
+from include.replication.interfaces import LoginRejected, Source, Target
 from include.replication.postgres.connect import connect_postgres
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
@@ -78,32 +80,51 @@ def open_target(conn_id: str, *, engine: str = "postgres") -> Target:
 def open_postgres(conn: Any) -> Any:
     """A pg8000 connection from an Airflow connection (extras: ``timeout``, ``sslmode``)."""
     extra = conn.extra_dejson
-    try:
+    with refusals_named(conn):
         return connect_postgres(
             host=conn.host or "localhost",
             port=conn.port or 5432,
             user=conn.login or "postgres",
             password=conn.password,
-            database=conn.schema or None,
+            database=database_of(conn, "postgresql://user:password@host:5432/mydb"),
             timeout=extra.get("timeout"),
             sslmode=extra.get("sslmode"),
         )
-    except ConnectionError as exc:
-        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r})") from None
 
 
 def open_mssql(conn: Any) -> Any:
     """A pymssql connection from an Airflow connection (extras: pymssql's own options, e.g. ``tds_version``)."""
     from include.replication.mssql.connect import connect_mssql
 
-    try:
+    with refusals_named(conn):
         return connect_mssql(
             host=conn.host,
             port=conn.port or 1433,
             user=conn.login,
             password=conn.password,
-            database=conn.schema,
+            database=database_of(conn, "mssql://user:password@host:1433/MyDatabase"),
             **conn.extra_dejson,
         )
-    except ConnectionError as exc:
-        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r})") from exc
+
+
+def database_of(conn: Any, example: str) -> str:
+    """The connection's database; none is a configuration error (the drivers would pick one silently)."""
+    if not conn.schema:
+        raise ConnectionConfigError(
+            f"connection {conn.conn_id!r} names no database: give it as the URI's path ({example}) "
+            "or as the connection's Schema field"
+        )
+    return conn.schema
+
+
+@contextmanager
+def refusals_named(conn: Any) -> Generator[None, None, None]:
+    """Name the connection in connect errors; a refused login or database is configuration (no retry)."""
+    try:
+        yield
+    except LoginRejected as exc:
+        raise ConnectionConfigError(
+            f"{exc} (connection {conn.conn_id!r}): check its login, password and database"
+        ) from exc
+    except ConnectionError as exc:  # refused, timed out, dropped: may pass, so the task may retry
+        raise ConnectionError(f"{exc} (connection {conn.conn_id!r})") from exc

@@ -16,7 +16,13 @@ from urllib.parse import quote as quote_url
 from airflow.sdk import Asset, AssetAlias, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.replication.airflow.connections import engine_of, get_connection, open_source, open_target
+from include.replication.airflow.connections import (
+    ConnectionConfigError,
+    engine_of,
+    get_connection,
+    open_source,
+    open_target,
+)
 from include.replication.interfaces import Source, Target
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
 from include.replication.load import replicate_table
@@ -30,7 +36,7 @@ from include.replication.report import (
     verification_table,
     with_partitions,
 )
-from include.replication.settings import ReplicationSettings, SettingsError
+from include.replication.settings import ReplicationSettings, SettingsError, reject_unknown_params
 from include.replication.verify import VerificationFailed
 
 log = logging.getLogger(__name__)
@@ -65,12 +71,15 @@ def connected(run: ReplicationPlan) -> Generator[tuple[Source, Target], None, No
 
 @contextmanager
 def failing_checks() -> Generator[None, None, None]:
-    """A failed verification or an impossible plan fails the task without retries."""
+    """A failed verification, an impossible plan or a configuration error fails the task without retries.
+
+    Retrying cannot change them, and queued runs would wait behind the retries (max_active_runs=1).
+    """
     try:
         yield
     except VerificationFailed as exc:
         raise AirflowFailException(f"verification failed, target table left unchanged:\n{exc}") from exc
-    except (PlanError, SettingsError) as exc:
+    except (PlanError, SettingsError, ConnectionConfigError) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 
@@ -78,7 +87,9 @@ def failing_checks() -> Generator[None, None, None]:
 def discover_tables() -> dict[str, Any]:
     """Read the source catalog, select tables, map every type and check the target: all before any data moves."""
     with failing_checks():
-        settings = ReplicationSettings.from_params(get_current_context()["params"])
+        context = get_current_context()
+        reject_unknown_params(context["dag_run"].conf or {}, declared=context["dag"].params.keys())
+        settings = ReplicationSettings.from_params(context["params"])
         target_engine = engine_of(settings.target_conn_id)
         source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode, target_engine=target_engine)
         try:

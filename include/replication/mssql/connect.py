@@ -12,6 +12,7 @@ from typing import Any
 
 import pymssql
 
+from include.replication.interfaces import LoginRejected
 from include.replication.settings import APPLICATION_NAME
 
 log = logging.getLogger(__name__)
@@ -47,4 +48,20 @@ def connect_mssql(
     try:
         return pymssql.connect(server=host, port=str(port), user=user, password=password, database=database, **settings)
     except pymssql.Error as exc:
-        raise ConnectionError(f"cannot connect to SQL Server {host}:{port} database {database!r} as {user!r}") from exc
+        where = f"SQL Server {host}:{port} database {database!r} as {user!r}"
+        if rejected(exc):
+            raise LoginRejected(f"{where}: the server refused the login or the database") from exc
+        raise ConnectionError(f"cannot connect to {where}") from exc
+
+
+# Messages of a server that answered and refused (SQL Server 18456, 4060, 18486-18488; Babelfish's own
+# wording); FreeTDS may carry a stale message number over, so the words decide, unless the network failed.
+_REFUSED = ("login failed", "cannot open database", "does not exist", "password has expired", "account is locked")
+_UNREACHABLE = ("unable to connect", "unavailable", "timed out", "connection refused", "adaptive server connection")
+
+
+def rejected(exc: BaseException) -> bool:
+    """Whether a pymssql connect error is the server refusing the login or database (not a network fault)."""
+    args = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], tuple) else exc.args
+    text = " ".join(a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in args).lower()
+    return not any(word in text for word in _UNREACHABLE) and any(word in text for word in _REFUSED)

@@ -12,9 +12,17 @@ import ssl
 
 import pg8000.native
 
+from include.replication.interfaces import LoginRejected
 from include.replication.settings import APPLICATION_NAME
 
 CONNECT_TIMEOUT_S = 30  # for establishing the TCP connection only
+# SQLSTATEs of a server that answered and refused: configuration, not a passing fault
+REJECTED = {
+    "28P01": "wrong password",
+    "28000": "login refused (pg_hba.conf or the role)",
+    "3D000": "no such database",
+    "42704": "no such role",
+}
 
 
 def connect_postgres(
@@ -41,9 +49,13 @@ def connect_postgres(
     except Exception as exc:
         # the driver's message can echo connection parameters; keep host/port/db, never the password
         message = str(exc).replace(password, "***") if password else str(exc)
-        raise ConnectionError(
-            f"cannot connect to PostgreSQL {host}:{port}/{database} as {user!r}: {type(exc).__name__}: {message}"
-        ) from None
+        where = f"PostgreSQL {host}:{port}/{database} as {user!r}"
+        if isinstance(exc, AttributeError) and password is None:  # pg8000, asked for a password it was not given
+            raise LoginRejected(f"{where}: the server asks for a password and none is given") from None
+        code = exc.args[0].get("C") if exc.args and isinstance(exc.args[0], dict) else None
+        if code in REJECTED:
+            raise LoginRejected(f"{where}: {REJECTED[code]}: {message}") from None
+        raise ConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {message}") from None
 
 
 def tcp_socket(host: str, port: int, timeout: float | None = None) -> socket.socket:
