@@ -13,16 +13,17 @@ partition never duplicates rows), then ``swap_in_staged``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import contextmanager
 from typing import IO
 
 from include.replication.copy.spool import SpoolStreamer, StreamStats
-from include.replication.interfaces import ReadResult, Source, Target
+from include.replication.interfaces import ReadResult, Sink, Source, Target
 from include.replication.models import TableName
 from include.replication.partitions import Partition
 from include.replication.plan import TableJob
 from include.replication.report import TableReport, TableStats, peak_memory_mb
-from include.replication.settings import LoadMode
+from include.replication.settings import MB, LoadMode
 from include.replication.verify import TableVerification, VerificationFailed, verify_table
 
 
@@ -30,51 +31,115 @@ class PartitionLoadError(RuntimeError):
     """A staged file that does not hold what its extraction wrote (truncated or replaced)."""
 
 
+Say = Callable[[str], None]
+PROGRESS_SECONDS = 10  # a log line at least this often while a table copies
+
+
+class Phases:
+    """Seconds spent in each step of one table's load, in the order the steps ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Generator[None, None, None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 3)
+
+
+class Progress:
+    """Counts the COPY text a source writes and says, every ``PROGRESS_SECONDS``, how far the copy is."""
+
+    def __init__(self, job: TableJob, say: Say, *, every: float = PROGRESS_SECONDS) -> None:
+        self.job, self.say, self.every = job, say, every
+        self.rows = self.bytes = 0
+        self.started = self.last = time.monotonic()
+
+    def watching(self, sink: Sink) -> Sink:
+        """``sink``, counting what passes through it (each COPY text line ends in its one raw newline)."""
+
+        def counted(data: bytes) -> None:
+            sink(data)
+            self.rows += data.count(b"\n")
+            self.bytes += len(data)
+            now = time.monotonic()
+            if now - self.last >= self.every:
+                self.last = now
+                self.say(self.line(now))
+
+        return counted
+
+    def line(self, now: float) -> str:
+        elapsed = now - self.started
+        estimate = self.job.table.approx_rows
+        share = f", {100 * self.rows / estimate:.0f}% of the ~{estimate:,} rows the catalog counts" if estimate else ""
+        return (
+            f"{self.job.table.qualified}: {self.rows:,} rows, {self.bytes / MB:,.1f} MB read in {elapsed:,.0f} s "
+            f"({self.rows / elapsed:,.0f} rows/s){share}"
+        )
+
+
 def replicate_table(
-    job: TableJob, *, source: Source, target: Target, on_progress: Callable[[str], None] = lambda message: None
+    job: TableJob, *, source: Source, target: Target, on_progress: Say = lambda message: None
 ) -> TableReport:
     """Copy ``job.table`` into the target, verify it and make it live; return its report."""
     started = time.monotonic()
     load = _append if job.settings.load_mode == LoadMode.APPEND else _replace
+    phases = Phases()
     with target.transaction():
-        read, stream, verification = load(job, source, target, on_progress)
-    return TableReport(_stats(job, read, stream, started), verification)
+        read, stream, verification = load(job, source, target, on_progress, phases)
+    return TableReport(_stats(job, read, stream, started, phases), verification)
 
 
 Loaded = tuple[ReadResult, StreamStats, TableVerification]
 
 
-def _replace(job: TableJob, source: Source, target: Target, on_progress: Callable[[str], None]) -> Loaded:
+def _replace(job: TableJob, source: Source, target: Target, on_progress: Say, phases: Phases) -> Loaded:
     staging = target.staging_table(job.target)
     target.create_table(staging, job.columns, replace=True)
-    read, stream = copy_rows(job, source=source, target=target, into=staging, fresh=True)
+    with phases("copy"):
+        read, stream = copy_rows(job, source=source, target=target, into=staging, fresh=True, on_progress=on_progress)
     on_progress(f"{job.table.qualified}: {read.rows:,} rows copied into {staging.qualified}")
     if job.table.primary_key:
-        target.add_primary_key(staging, job.table.primary_key)
-    return read, stream, prove_and_swap(job, source=source, target=target, staging=staging)
+        with phases("primary key"):
+            target.add_primary_key(staging, job.table.primary_key)
+    return read, stream, prove_and_swap(job, source=source, target=target, staging=staging, phases=phases)
 
 
-def _append(job: TableJob, source: Source, target: Target, on_progress: Callable[[str], None]) -> Loaded:
+def _append(job: TableJob, source: Source, target: Target, on_progress: Say, phases: Phases) -> Loaded:
     if not target.exists(job.target):
         target.create_table(job.target, job.columns, replace=False)
         if job.table.primary_key:
             target.add_primary_key(job.target, job.table.primary_key)
-    read, stream = copy_rows(job, source=source, target=target, into=job.target, fresh=False)
+    with phases("copy"):
+        read, stream = copy_rows(
+            job, source=source, target=target, into=job.target, fresh=False, on_progress=on_progress
+        )
     on_progress(f"{job.table.qualified}: {read.rows:,} rows appended to {job.target.qualified}")
-    verification = prove(job, source=source, target=target, table=job.target, copied_rows=read.rows)
+    with phases("verification"):
+        verification = prove(job, source=source, target=target, table=job.target, copied_rows=read.rows)
     target.align_identity(job.target, job.columns)
     return read, stream, verification
 
 
 def copy_rows(
-    job: TableJob, *, source: Source, target: Target, into: TableName, fresh: bool
+    job: TableJob, *, source: Source, target: Target, into: TableName, fresh: bool, on_progress: Say | None = None
 ) -> tuple[ReadResult, StreamStats]:
-    """Stream the source's rows through a bounded spool into ``into`` (``fresh``: created in this transaction)."""
+    """Stream the source's rows through a bounded spool into ``into`` (``fresh``: created in this transaction).
+
+    With ``on_progress``, a line at least every ``PROGRESS_SECONDS`` says how far the read is.
+    """
     streamer = SpoolStreamer(buffer_bytes=job.settings.buffer_bytes)
-    return streamer.run(
-        read=lambda sink: source.stream_rows(job.table, job.columns, sink, nul_policy=job.settings.nul_policy),
-        write=lambda chunks: target.copy_in(into, job.columns, chunks, fresh=fresh),
-    )
+    progress = Progress(job, on_progress) if on_progress else None
+
+    def read(sink: Sink) -> ReadResult:
+        watched = progress.watching(sink) if progress else sink
+        return source.stream_rows(job.table, job.columns, watched, nul_policy=job.settings.nul_policy)
+
+    return streamer.run(read=read, write=lambda chunks: target.copy_in(into, job.columns, chunks, fresh=fresh))
 
 
 def prove(
@@ -96,16 +161,22 @@ def prove(
     return result
 
 
-def prove_and_swap(job: TableJob, *, source: Source, target: Target, staging: TableName) -> TableVerification:
+def prove_and_swap(
+    job: TableJob, *, source: Source, target: Target, staging: TableName, phases: Phases | None = None
+) -> TableVerification:
     """Secondary indexes, verification against the source, then the swap (inside the caller's transaction).
 
     A failed verification raises ``VerificationFailed`` and the rollback leaves the live table as it was.
     """
-    target.create_indexes(staging, job.table.indexes)
-    verification = prove(job, source=source, target=target, table=staging)
-    target.swap(
-        staging, job.target, columns=job.columns, indexes=job.table.indexes, has_key=bool(job.table.primary_key)
-    )
+    phases = phases or Phases()
+    with phases("indexes"):
+        target.create_indexes(staging, job.table.indexes)
+    with phases("verification"):
+        verification = prove(job, source=source, target=target, table=staging)
+    with phases("swap"):
+        target.swap(
+            staging, job.target, columns=job.columns, indexes=job.table.indexes, has_key=bool(job.table.primary_key)
+        )
     return verification
 
 
@@ -141,13 +212,14 @@ def load_partition(
     return loaded
 
 
-def swap_in_staged(job: TableJob, *, source: Source, target: Target) -> TableVerification:
+def swap_in_staged(job: TableJob, *, source: Source, target: Target, phases: Phases | None = None) -> TableVerification:
     """Bulk: verify the fully loaded staging table against the source and swap it in, in one transaction."""
     with target.transaction():
-        return prove_and_swap(job, source=source, target=target, staging=target.staging_table(job.target))
+        staging = target.staging_table(job.target)
+        return prove_and_swap(job, source=source, target=target, staging=staging, phases=phases)
 
 
-def _stats(job: TableJob, read: ReadResult, stream: StreamStats, started: float) -> TableStats:
+def _stats(job: TableJob, read: ReadResult, stream: StreamStats, started: float, phases: Phases) -> TableStats:
     return TableStats(
         table=job.table.qualified,
         rows=read.rows,
@@ -156,4 +228,5 @@ def _stats(job: TableJob, read: ReadResult, stream: StreamStats, started: float)
         peak_memory_mb=peak_memory_mb(),
         spilled_bytes=stream.spilled_bytes,
         nul_stripped=dict(read.nul_stripped),
+        phases=phases.seconds,
     )

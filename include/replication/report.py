@@ -35,6 +35,7 @@ class TableStats:
     peak_memory_mb: float = 0.0
     spilled_bytes: int = 0
     nul_stripped: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step: copy, primary key, ..., swap
 
     @property
     def rows_per_second(self) -> float:
@@ -128,13 +129,24 @@ def verification_table(results: Sequence[TableVerification]) -> str:
     return "\n".join(lines)
 
 
+PHASES = {"copy": "copy s", "primary key": "key s", "indexes": "index s", "verification": "verify s", "swap": "swap s"}
+
+
 def summary_table(stats: Sequence[TableStats]) -> str:
-    """Per table: rows, MB, seconds, rows/s, peak memory; then the NUL characters stripped."""
-    lines = [f"{'table':<28}{'rows':>12}{'MB':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}"]
+    """Per table: rows, MB, seconds, rows/s, peak memory and each step's seconds; a totals row; NUL stripped."""
+    steps = "".join(f"{label:>10}" for label in PHASES.values())
+    lines = [f"{'table':<28}{'rows':>12}{'MB':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}{steps}"]
     for s in stats:
         lines.append(
             f"{s.table:<28}{s.rows:>12,}{s.bytes / MB:>10.1f}{s.seconds:>10.1f}{s.rows_per_second:>12,.0f}"
-            f"{s.peak_memory_mb:>10.0f}"
+            f"{s.peak_memory_mb:>10.0f}" + "".join(f"{s.phases.get(name, 0.0):>10.1f}" for name in PHASES)
+        )
+    if len(stats) > 1:  # seconds add up task time; tables that ran side by side took less wall time
+        rows, seconds = sum(s.rows for s in stats), sum(s.seconds for s in stats)
+        lines.append(
+            f"{f'total ({len(stats)} tables)':<28}{rows:>12,}{sum(s.bytes for s in stats) / MB:>10.1f}{seconds:>10.1f}"
+            f"{rows / seconds if seconds else 0:>12,.0f}{max(s.peak_memory_mb for s in stats):>10.0f}"
+            + "".join(f"{sum(s.phases.get(name, 0.0) for s in stats):>10.1f}" for name in PHASES)
         )
     stripped = [f"{s.table}.{column}: {n:,}" for s in stats for column, n in sorted(s.nul_stripped.items())]
     if stripped:

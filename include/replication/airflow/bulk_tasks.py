@@ -149,12 +149,14 @@ def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run = ReplicationPlan.from_dict(plan)
     job = run.job(table_name)
+    phases = load.Phases()
     with failing_checks(), connected(run) as (source, target):
-        verification = load.swap_in_staged(job, source=source, target=target)
+        verification = load.swap_in_staged(job, source=source, target=target, phases=phases)
     remove_staged(table_folder(run.settings, table_name))
     emit_asset(run, table_name)
     stats = TableStats(table=job.table.qualified, rows=verification.target_rows,
-                       seconds=round(time.monotonic() - started, 3), peak_memory_mb=peak_memory_mb())  # fmt: skip
+                       seconds=round(time.monotonic() - started, 3), peak_memory_mb=peak_memory_mb(),
+                       phases=phases.seconds)  # fmt: skip
     return TableReport(stats, verification).to_dict()
 
 
