@@ -109,6 +109,9 @@ class Target(Checksummable, Protocol):
              has_key: bool) -> None:  # fmt: skip
         """Replace ``table`` by ``staging``: names of key, indexes and identity follow; identity moved past max."""
 
+    def dependent_views(self, table: TableName) -> list[str]:
+        """Views that would stop ``swap`` from replacing ``table``: the run names them before any data moves."""
+
     def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
         """Move the identity column's next value past ``max(column)`` (1 when no value is positive)."""
 

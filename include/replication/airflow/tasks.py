@@ -36,7 +36,7 @@ from include.replication.report import (
     verification_table,
     with_partitions,
 )
-from include.replication.settings import ReplicationSettings, SettingsError, reject_unknown_params
+from include.replication.settings import LoadMode, ReplicationSettings, SettingsError, reject_unknown_params
 from include.replication.verify import VerificationFailed
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,26 @@ def discover_tables() -> dict[str, Any]:
         target = open_target(settings.target_conn_id, engine=target_engine)
         try:
             target.ensure_schema(settings.target_schema)
+            if settings.load_mode == LoadMode.REPLACE:
+                refuse_viewed_tables(plan, target)
         finally:
             close_quietly(target)
     log.info("Replicating %d tables from %s schema %s into %s: %s", len(plan.tables), plan.source_engine, schema,
              plan.target_engine, sorted(plan.tables))  # fmt: skip
     return plan.to_dict()
+
+
+def refuse_viewed_tables(plan: ReplicationPlan, target: Target) -> None:
+    """Fail before any data moves when a view depends on a table the run would replace (its DROP would fail)."""
+    targets = [plan.job(name).target for name in plan.tables]
+    viewed = {
+        f"{table.qualified} (by {', '.join(views)})" for table in targets if (views := target.dependent_views(table))
+    }
+    if viewed:
+        raise PlanError(
+            f"views depend on target tables the run would replace: {', '.join(sorted(viewed))}. Drop them and "
+            "re-create them after the run, or use load_mode=append, which keeps the tables"
+        )
 
 
 @task(trigger_rule="none_failed")

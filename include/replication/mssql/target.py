@@ -174,6 +174,10 @@ class SqlServerTarget(SqlServerChecksums):
         run(self.conn, "EXEC sp_rename %(old)s, %(new)s, 'OBJECT'", {"old": object_name(staging), "new": table.name})
         self.align_identity(table, columns)
 
+    def dependent_views(self, table: TableName) -> list[str]:
+        """None block the swap: a SQL Server view binds by name and finds the new table (unless SCHEMABINDING)."""
+        return []
+
     def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
         """Next identity value past ``MAX(id)``, 1 when no id is positive; an empty table keeps its seed (1).
 

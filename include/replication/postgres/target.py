@@ -12,7 +12,7 @@ from pg8000.native import Connection
 
 from include.replication.models import Index, KeyRange, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
-from include.replication.postgres import ddl
+from include.replication.postgres import attachments, ddl
 from include.replication.postgres.checksums import PostgresChecksums
 from include.replication.postgres.dialect import POSTGRES, prepare_session, qualified, quote
 
@@ -107,15 +107,28 @@ class PostgresTarget(PostgresChecksums):
         indexes: Sequence[Index],
         has_key: bool,
     ) -> None:
-        """Drop ``table``, rename ``staging`` with its key, indexes and identity sequence; align identity; ANALYZE."""
+        """Drop ``table``, rename ``staging`` with its key, indexes and identity sequence; align identity; ANALYZE.
+
+        The old table's owner, grants, comments and row-level security go over to the new one.
+        """
         sequence = self._identity_sequence(staging, columns)
+        attached = attachments.read(self.conn, table)
         for statement in ddl.swap_sql(staging, table, indexes=indexes, has_key=has_key):
             self.conn.run(statement)
         if sequence:
             new_name = ddl.derived_name(table.name, "_" + identity_column(columns) + "_seq")
             self.conn.run(f"ALTER SEQUENCE {sequence} RENAME TO {quote(new_name)}")
             self.align_identity(table, columns)
+        if attached is not None:
+            current = self.conn.run("SELECT current_user")[0][0]
+            names = {c.name for c in columns}
+            for statement in attachments.restore_sql(attached, table, columns=names, current_owner=current):
+                self.conn.run(statement)
         self.conn.run(f"ANALYZE {qualified(table)}")
+
+    def dependent_views(self, table: TableName) -> list[str]:
+        """Views on ``table``: the swap drops the table, which a view on it forbids (found before data moves)."""
+        return attachments.dependent_views(self.conn, table)
 
     def align_identity(self, table: TableName, columns: Sequence[TargetColumn]) -> None:
         """``setval`` past ``max(identity)``; the next value is 1 when no value is positive."""
