@@ -56,8 +56,10 @@ bench: venv ## Every contender side by side, medians of REPEAT runs into docs/be
 	command -v pgloader >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq pgloader; } || { echo "install pgloader (apt-get install pgloader)"; exit 1; }
 	$(PY) -m bench.run --scale $(SCALE) --seed $(SEED) --repeat $(REPEAT) $(BENCH_ARGS)
 
+# REPLICATION_TEST_STRICT: a test whose dev-only package is missing fails here instead of skipping,
+# so a broken .venv cannot pass as a green run.
 test: venv ## The whole suite against a real PostgreSQL the project starts itself
-	$(PY) -m pytest $(PYTEST_ARGS)
+	REPLICATION_TEST_STRICT=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check (including the Airflow 3 AIR rules) and ruff format --check
 	$(PY) -m ruff check .
