@@ -15,7 +15,7 @@ PYTHON_CANDIDATES := python3 $(addprefix python,$(SUPPORTED_PYTHONS))
 IS_SUPPORTED := 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 14))'
 PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c $(IS_SUPPORTED) >/dev/null 2>&1 && echo $(p))))
 
-.PHONY: help venv demo airflow airflow-stop test lint lock pg-start pg-stop pg-url clean bench
+.PHONY: help venv demo airflow airflow-stop test test-image-deps lint lock pg-start pg-stop pg-url clean bench
 
 help: ## List the targets (this text)
 	@echo "Usage: make TARGET [VARIABLE=value ...]   (the local path: no Docker, nothing outside this folder)"
@@ -60,6 +60,14 @@ bench: venv ## Every contender side by side, medians of REPEAT runs into docs/be
 # so a broken .venv cannot pass as a green run.
 test: venv ## The whole suite against a real PostgreSQL the project starts itself
 	REPLICATION_TEST_STRICT=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# What `astro dev pytest` sees: the image's packages (requirements.txt) and pytest, nothing from
+# requirements-dev.txt. Collection must succeed; what needs a dev-only package skips, saying which.
+IMAGE_VENV := .venv-image
+test-image-deps: venv ## The suite with only requirements.txt + pytest installed, as in `astro dev pytest`
+	test -x $(IMAGE_VENV)/bin/python || $(PY) -m uv venv --quiet --python $(PY) $(IMAGE_VENV)
+	$(PY) -m uv pip install --quiet --python $(IMAGE_VENV)/bin/python -r requirements.txt "apache-airflow==$$(sed -n 's/^apache-airflow==//p' requirements-dev.txt)" pytest
+	$(IMAGE_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check (including the Airflow 3 AIR rules) and ruff format --check
 	$(PY) -m ruff check .

@@ -33,7 +33,7 @@ SHELL_SCRIPTS = [
     "scripts/mssql/create_target_database.sh",
 ]
 YAML_FILES = [".astro/config.yaml", "airflow_settings.yaml", "docker-compose.override.yml"]
-DOCKERIGNORED = [".git", ".venv", ".pgdata", ".airflow", ".staging", "**/__pycache__", "mssql/backups"]
+DOCKERIGNORED = [".git", ".venv", ".venv-image", ".pgdata", ".airflow", ".staging", "**/__pycache__", "mssql/backups"]
 
 
 class ConnectionService(NamedTuple):
