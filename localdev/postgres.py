@@ -12,9 +12,9 @@ folder (a clone under ``/root``), data folder and binaries move to a private tem
 
 CLI::
 
-    python -m localdev.postgres start [--name demo]    # prints the superuser URL
-    python -m localdev.postgres url   [--name demo] [--database DB]
-    python -m localdev.postgres stop  [--name demo]
+    .venv/bin/python -m localdev.postgres start [--name demo]    # prints the superuser URL
+    .venv/bin/python -m localdev.postgres url   [--name demo] [--database DB]
+    .venv/bin/python -m localdev.postgres stop  [--name demo]
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def create_database(server: LocalServer, database: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localdev.postgres", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m localdev.postgres", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop", "url"])
     parser.add_argument("--name", default="default", help="server name: one data folder per name")
     parser.add_argument("--database", help="create this database (start, url) and print its URL")
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start(args.name) if args.action == "start" else _running_server(_state_dir(args.name, DEFAULT_ROOT))
     if server is None:
         print(
-            f"server {args.name!r} is not running: python -m localdev.postgres start --name {args.name}",
+            f"server {args.name!r} is not running: .venv/bin/python -m localdev.postgres start --name {args.name}",
             file=sys.stderr,
         )
         return 1
