@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     conn.close()
     document = {
-        "command": "python -m bench.copy_out " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": ".venv/bin/python -m bench.copy_out " + " ".join(argv if argv is not None else sys.argv[1:]),
         "scale": args.scale,
         "repeat": args.repeat,
         "machine": machine.describe(

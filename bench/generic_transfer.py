@@ -1,6 +1,6 @@
 """Airflow's ``GenericTransfer`` (common-sql), one table per process, as a contender.
 
-Each table runs ``GenericTransfer.execute`` in a fresh ``python -m bench.generic_transfer``
+Each table runs ``GenericTransfer.execute`` in a fresh ``.venv/bin/python -m bench.generic_transfer``
 process (so its peak memory is its own), with the two connections as ``AIRFLOW_CONN_*``
 variables. The operator is used as documented: ``preoperator`` creates the target table (the
 source's DDL, primary key included), ``get_records`` reads the whole table into memory, and
@@ -139,7 +139,9 @@ def generic_transfer(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.generic_transfer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=".venv/bin/python -m bench.generic_transfer", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("table")
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON result")
     parser.add_argument("--page-size", type=int, default=None, help="paginate with LIMIT/OFFSET (default: one read)")

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     out = [
         "# Issue [D] goals against the measurements",
         "",
-        "Written by `python -m bench.goals " + " ".join(argv if argv is not None else sys.argv[1:]) + "` from "
+        "Written by `.venv/bin/python -m bench.goals " + " ".join(argv if argv is not None else sys.argv[1:]) + "` from "
         + ", ".join(f"`results-scale-{s}.json`" for s in args.scales) + ". Medians of the runs in each file.",
         "",
     ]  # fmt: skip

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             f"source backend {row['source_backend_cpu_s']:6.1f} s, target backend {row['target_backend_cpu_s']:6.1f} s"
         )
     document = {
-        "command": "python -m bench.profile_table " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": ".venv/bin/python -m bench.profile_table " + " ".join(argv if argv is not None else sys.argv[1:]),
         "scale": args.scale,
         "table": args.table,
         "rows": report.stats.rows,

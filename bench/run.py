@@ -101,7 +101,7 @@ def run_outside_airflow(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=0.1, help="generated source size (1.0 = StackOverflow2010)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each contender; medians are reported")
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     psql = postgres.find_bin_dir() / "psql"
     document: dict[str, Any] = {
-        "command": "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": ".venv/bin/python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "scale": args.scale,
         "seed": args.seed,
         "repeat": args.repeat,

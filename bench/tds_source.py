@@ -16,7 +16,7 @@ generated StackOverflow source built once per scale in database ``bench_source_<
 Medians of ``--repeat`` runs, taken in turns; JSON in ``docs/bench/tds-source-scale-<scale>.json``.
 ADR 0005 reads it.
 
-    python -m bench.tds_source --url mssql://user:password@127.0.0.1:1433/master --scale 0.1
+    .venv/bin/python -m bench.tds_source --url mssql://user:password@127.0.0.1:1433/master --scale 0.1
 """
 
 from __future__ import annotations

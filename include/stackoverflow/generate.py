@@ -1,6 +1,6 @@
 """Generate a StackOverflow2010-shaped PostgreSQL source at any scale, deterministically.
 
-    python -m include.stackoverflow.generate --scale 0.01 --seed 42 --url postgresql://...
+    .venv/bin/python -m include.stackoverflow.generate --scale 0.01 --seed 42 --url postgresql://...
 
 Scale 1.0 gives the real StackOverflow2010 row counts (19,310,703 rows); the lookup tables are
 always complete. Values follow the real data's shape: sparse and skewed ids, user -1
@@ -430,7 +430,7 @@ def generate(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m include.stackoverflow.generate", description=__doc__.split("\n")[0]
+        prog=".venv/bin/python -m include.stackoverflow.generate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--scale", type=float, default=0.01, help="1.0 = real StackOverflow2010 row counts")
     parser.add_argument("--seed", type=int, default=42)

@@ -268,7 +268,7 @@ def load_dump(dump_dir: str | Path, url: str, *, schema: str = "public") -> Load
 def main(argv: list[str] | None = None) -> int:
     """Command line: load one dump folder and print the report."""
     parser = argparse.ArgumentParser(
-        prog="python -m include.stackoverflow.load_dump",
+        prog=".venv/bin/python -m include.stackoverflow.load_dump",
         description=(
             "Load a Stack Exchange XML data dump (Badges, Comments, PostLinks, Posts, Users, Votes) into "
             "the StackOverflow2010 schema, seeding VoteTypes, PostTypes and LinkTypes. This builds a "

@@ -10,8 +10,8 @@ Rows go in the engine's multi-row INSERTs (``include/replication/mssql/insert.py
 not bulk copy); datetimes travel as ``YYYY-MM-DD hh:mm:ss.mmm`` text converted with style 121, so
 no session language or DATEFORMAT can reorder day and month.
 
-    python -m include.stackoverflow.sqlserver mssql://user:password@host:1433/StackOverflowSmall --scale 0.01
-    python -m include.stackoverflow.sqlserver mssql://... --dump ../shared/data/stackexchange/iota.stackexchange.com
+    .venv/bin/python -m include.stackoverflow.sqlserver mssql://user:password@host:1433/StackOverflowSmall --scale 0.01
+    .venv/bin/python -m include.stackoverflow.sqlserver mssql://... --dump ../shared/data/stackexchange/iota.stackexchange.com
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def connect_url(url: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m include.stackoverflow.sqlserver", description=__doc__.split("\n")[0]
+        prog=".venv/bin/python -m include.stackoverflow.sqlserver", description=__doc__.split("\n")[0]
     )
     parser.add_argument("url", help="mssql://user:password@host:port/database (the database must exist)")
     source = parser.add_mutually_exclusive_group(required=True)

@@ -1,6 +1,6 @@
 """Copy one table in this process and report its peak memory: run by test_memory_bound.py.
 
-python -m tests.integration.memory_probe SOURCE_URL TARGET_URL TABLE READ_MODE BUFFER_MB
+.venv/bin/python -m tests.integration.memory_probe SOURCE_URL TARGET_URL TABLE READ_MODE BUFFER_MB
 """
 
 from __future__ import annotations

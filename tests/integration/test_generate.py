@@ -182,7 +182,7 @@ def test_chunks_span_table():
 
 
 def test_cli_prints_counts(fresh_database):
-    """``python -m include.stackoverflow.generate`` builds the source and prints per-table counts."""
+    """``.venv/bin/python -m include.stackoverflow.generate`` builds the source and prints per-table counts."""
     result = subprocess.run(
         [
             sys.executable,

@@ -28,9 +28,7 @@ from urllib.parse import unquote, urlsplit
 import pg8000.native
 import pymssql
 import pytest
-import sqlglot
 from pg8000.native import identifier
-from sqlglot import exp
 
 from include.replication.load import replicate_table
 from include.replication.models import SourceColumn, SourceTable, TableName, TargetColumn
@@ -45,7 +43,7 @@ from include.replication.report import TableReport
 from include.replication.settings import NulPolicy, ReplicationSettings, VerifyMode
 from include.stackoverflow.database import connect
 from include.stackoverflow.schema import MAX
-from tests.conftest import database_url
+from tests.conftest import database_url, dev_package
 
 MSSQL_URL_ENV = "REPLICATION_TEST_MSSQL_URL"
 SKIP_REASON = f"{MSSQL_URL_ENV} is not set: no SQL Server to test against; see tests/mssql/README.md"
@@ -593,6 +591,8 @@ def xml_unsupported(url: str) -> str | None:
 
 def tsql_script_tables() -> dict[str, tuple[SourceColumn, ...]]:
     """The columns ``stackoverflow2010_mssql.sql`` declares, as the SourceColumns the catalog reader must return."""
+    sqlglot = dev_package("sqlglot")
+    exp = sqlglot.exp
     tables: dict[str, tuple[SourceColumn, ...]] = {}
     for statement in sqlglot.parse(TSQL_SCRIPT.read_text(), read="tsql"):
         if not isinstance(statement, exp.Create):

@@ -11,7 +11,6 @@ import hashlib
 from decimal import Decimal
 
 import pytest
-import sqlglot
 
 from include.replication.models import KeyRange, SourceColumn, SourceTable
 from include.replication.mssql.capabilities import SQL_SERVER_2019, Capabilities
@@ -21,6 +20,7 @@ from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import SQLSERVER_TYPES, map_table
 from include.replication.settings import NulPolicy
 from include.replication.verify import BucketSum
+from tests.conftest import dev_package
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
 from tests.unit.test_mssql_source import time_sql, timestamp_sql, utc_sql
 
@@ -79,7 +79,7 @@ def test_every_statement_parses_as_tsql(sql, params):
     """Stand-in for SQL Server: the text pymssql would send (parameters substituted by pymssql) parses as T-SQL."""
     sent = wire_sql(sql, params)
     assert "%(" not in sent
-    sqlglot.parse_one(sent, read="tsql")
+    dev_package("sqlglot").parse_one(sent, read="tsql")
 
 
 # Canonical text per SQL Server type, pinned: what PostgreSQL prints for the mapped target type.

@@ -12,13 +12,13 @@ import uuid
 from decimal import Decimal
 
 import pytest
-import sqlglot
 
 from include.replication.copy.text_format import decode_rows, encode_rows
 from include.replication.models import Index, SourceColumn, SourceTable, TableName, TargetColumn
 from include.replication.mssql.capabilities import SQL_SERVER_2019
 from include.replication.mssql.target import SqlServerTarget, create_table_sql, object_name, staging_name
 from include.replication.mssql.types import SQLSERVER_TYPES, keep_table, kept_type
+from tests.conftest import dev_package
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
 
 USERS = TableName("dbo", "Users")
@@ -67,6 +67,7 @@ def test_every_statement_of_a_staged_load_parses_as_tsql():
     assert "0x00ff" in insert.lower() and ", 1)" in insert  # bytes as a binary literal, bit as 1
     assert "EXEC sp_rename N'dbo.Users__staging', N'Users', 'OBJECT'" in statements
     assert "DBCC CHECKIDENT ('dbo.Users', RESEED, 417) WITH NO_INFOMSGS" in statements
+    sqlglot = dev_package("sqlglot")
     for statement in statements:
         if not statement.startswith(("DBCC", "SET IDENTITY_INSERT")):  # sqlglot knows neither
             sqlglot.parse_one(statement, read="tsql")
@@ -95,7 +96,7 @@ def test_create_table_keeps_types_identity_and_nullability():
         "CREATE TABLE [dbo].[odd ]]name] ([Id] int IDENTITY(1,1) NOT NULL, [DisplayName] nvarchar(40) NOT NULL, "
         "[CreationDate] datetime NOT NULL)"
     )
-    sqlglot.parse_one(sql, read="tsql")
+    dev_package("sqlglot").parse_one(sql, read="tsql")
 
 
 @pytest.mark.parametrize(

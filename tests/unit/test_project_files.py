@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-import sqlglot
 import yaml
-from sqlglot import exp
+
+from tests.conftest import dev_package
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ SHELL_SCRIPTS = [
     "scripts/mssql/create_target_database.sh",
 ]
 YAML_FILES = [".astro/config.yaml", "airflow_settings.yaml", "docker-compose.override.yml"]
-DOCKERIGNORED = [".git", ".venv", ".pgdata", ".airflow", ".staging", "**/__pycache__", "mssql/backups"]
+DOCKERIGNORED = [".git", ".venv", ".venv-image", ".pgdata", ".airflow", ".staging", "**/__pycache__", "mssql/backups"]
 
 
 class ConnectionService(NamedTuple):
@@ -255,6 +255,8 @@ def test_requirements_leave_airflow_to_the_runtime() -> None:
 
 def test_attach_sql_parses_as_guarded_attach(attach_sql: str) -> None:
     """The attach T-SQL parses and only creates the database when DB_ID finds none."""
+    sqlglot = dev_package("sqlglot")
+    exp = sqlglot.exp
     statements = [statement for statement in sqlglot.parse(attach_sql, read="tsql") if statement is not None]
     assert len(statements) == 1
     guard = statements[0]

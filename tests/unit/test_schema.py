@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlglot
-from sqlglot import exp
 
 from include.stackoverflow.schema import (
     LOOKUP_ROWS,
@@ -17,6 +15,7 @@ from include.stackoverflow.schema import (
     TOTAL_ROWS,
     postgres_ddl,
 )
+from tests.conftest import dev_package
 
 TSQL_SCRIPT = Path(__file__).resolve().parents[2] / "include" / "stackoverflow" / "sql" / "stackoverflow2010_mssql.sql"
 
@@ -144,6 +143,8 @@ def test_lookup_rows():
 
 def _tsql_tables() -> dict[str, list[tuple]]:
     """Parse the T-SQL script with sqlglot and return its columns in the same shape as EXPECTED."""
+    sqlglot = dev_package("sqlglot")
+    exp = sqlglot.exp
     tables = {}
     for statement in sqlglot.parse(TSQL_SCRIPT.read_text(), read="tsql"):
         if not isinstance(statement, exp.Create):

@@ -7,11 +7,10 @@ pymssql's own substitution renders the values, and sqlglot parses the result as 
 
 from __future__ import annotations
 
-import sqlglot
-
 from include.stackoverflow import sqlserver
 from include.stackoverflow.generate import Plan, generate_rows
 from include.stackoverflow.schema import TABLES_BY_NAME
+from tests.conftest import dev_package
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
 
 
@@ -27,6 +26,7 @@ def test_rows_go_in_batches_with_their_ids_and_style_121_dates():
     assert len(inserts) == 3  # 500 + 500 + 201 rows
     assert "CONVERT(datetime, N'2010-07-31 23:59:59.997', 121)" in inserts[0]
     assert "N'text 1 😀'" in inserts[0]
+    sqlglot = dev_package("sqlglot")
     for statement in inserts:
         sqlglot.parse_one(statement, read="tsql")
 
