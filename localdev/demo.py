@@ -4,7 +4,9 @@
 2. builds ``stackoverflow_source`` with the generator (scale 0.01 by default: 193k rows);
 3. runs ``airflow dags test replicate_stackoverflow_to_postgres_parallel`` with the connections
    given as ``AIRFLOW_CONN_*`` environment variables pointing at that server;
-4. prints the verification table, recomputed here independently of the DAG's own check:
+4. prints the DAG's run summary (rows, MB, seconds and seconds per step, per table and in total),
+   taken from its ``summarize`` task's log;
+5. prints the verification table, recomputed here independently of the DAG's own check:
    per table, source rows, target rows and whether the per-key-range checksums match.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,6 +69,28 @@ def run_dags_test(dag_id: str, env: dict[str, str], log_file: Path, conf: dict) 
     return seconds
 
 
+# A log record starts with its ISO timestamp; a multi-line message's other lines do not. The
+# message's last line ends with the logger's name and the record's fields (`` [logger] loc=…``).
+_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\dT")
+_RECORD_FIELDS = re.compile(r"\s+\[[\w.]+\](\s+\w+=\S+)*\s*$")
+
+
+def run_summary(log: str) -> str | None:
+    """The ``Run summary:`` table the DAG's ``summarize`` task logged, None when the log has none."""
+    lines = log.splitlines()
+    for number, line in enumerate(lines):
+        if line.rstrip().endswith("Run summary:"):
+            table = []
+            for following in lines[number + 1 :]:
+                if not following.strip() or _RECORD_START.match(following):
+                    break
+                table.append(following)
+            if table:
+                table[-1] = _RECORD_FIELDS.sub("", table[-1])
+            return "\n".join(table) or None
+    return None
+
+
 def verify_copy(source_url: str, target_url: str) -> list:
     """Verify every source table against the target with checksums, independently of the DAG."""
     source, target = PostgresSource(connect(source_url)), PostgresTarget(connect(target_url))
@@ -108,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_environment(source_url, target_url, home)
         seconds = run_dags_test(DAG_ID, env, log_file, {"verify": "checksums"})
         print(f"DAG run succeeded in {seconds:.1f} s\n")
+        summary = run_summary(log_file.read_text())
+        print(f"Run summary (the DAG's summarize task):\n{summary}\n" if summary else "No run summary in the log.\n")
+        print("Verification, recomputed here against both databases:")
 
         results = verify_copy(source_url, target_url)
         print(verification_table(results))
