@@ -29,7 +29,7 @@ from include.replication.airflow.bulk_tasks import (
     plan_partitions,
     prepare_staging_tables,
 )
-from include.replication.airflow.params import bulk_params, task_defaults
+from include.replication.airflow.params import bulk_params, schedule, task_defaults
 from include.replication.airflow.tasks import discover_tables, summarize
 
 
@@ -39,9 +39,12 @@ def copy_partition(partition: dict, plan: dict):
     return load_partition(extract_partition(partition, plan), plan)
 
 
+DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
+
+
 @dag(
-    dag_id="replicate_stackoverflow_to_postgres_bulk_parallel",
-    schedule=None,
+    dag_id=DAG_ID,
+    schedule=schedule(DAG_ID),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -22,13 +22,15 @@ from datetime import datetime
 
 from airflow.sdk import chain, dag
 
-from include.replication.airflow.params import replication_params, task_defaults
+from include.replication.airflow.params import replication_params, schedule, task_defaults
 from include.replication.airflow.tasks import discover_tables, replicate_by_level, summarize
+
+DAG_ID = "replicate_stackoverflow_to_postgres_parallel"
 
 
 @dag(
-    dag_id="replicate_stackoverflow_to_postgres_parallel",
-    schedule=None,
+    dag_id=DAG_ID,
+    schedule=schedule(DAG_ID),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

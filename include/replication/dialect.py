@@ -8,7 +8,7 @@ takes none (PostgreSQL's COPY), rendered from Python ints and nothing else.
 
 from __future__ import annotations
 
-from include.replication.models import KeyRange, TableName
+from include.replication.models import KeyRange, KeySet, TableName
 
 
 class SqlDialect:
@@ -31,15 +31,18 @@ class SqlDialect:
         return f"{self.quote(table.schema)}.{self.quote(table.name)}"
 
     def range_filter(
-        self, key_range: KeyRange | None, *, alias: str = "", literal: bool = False
+        self, key_range: KeyRange | KeySet | None, *, alias: str = "", literal: bool = False
     ) -> tuple[str, dict[str, int]]:
         """`` WHERE key >= low AND key < high`` for the bounds given, and their parameters.
 
         ``literal`` renders the bounds as integer literals, for statements that take no
-        parameters; they come from ``int()``, never from text.
+        parameters; they come from ``int()``, never from text. A ``KeySet`` is always rendered
+        as literals (``IN`` for single keys, ``BETWEEN`` for runs): too many for parameters.
         """
         if key_range is None:
             return "", {}
+        if isinstance(key_range, KeySet):
+            return self.key_set_filter(key_range, alias=alias), {}
         key = alias + self.quote(key_range.column)
         clauses, params = [], {}
         for name, operator, bound in (("low", ">=", key_range.low), ("high", "<", key_range.high)):
@@ -51,6 +54,14 @@ class SqlDialect:
                 clauses.append(f"{key} {operator} {self.placeholder(name)}")
                 params[name] = int(bound)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def key_set_filter(self, keys: KeySet, *, alias: str = "") -> str:
+        """`` WHERE key IN (...) OR key BETWEEN a AND b ...`` for a ``KeySet`` (``1 = 0`` when empty)."""
+        key = alias + self.quote(keys.column)
+        singles = [str(int(low)) for low, high in keys.runs if high - low == 1]
+        clauses = [f"{key} IN ({', '.join(singles)})"] if singles else []
+        clauses += [f"{key} BETWEEN {int(low)} AND {int(high) - 1}" for low, high in keys.runs if high - low > 1]
+        return " WHERE " + (" OR ".join(clauses) if clauses else "1 = 0")
 
     def bucket(self, key: str, width: int) -> str:
         """``floor(key / width)`` in integer arithmetic, the same on every engine (``key`` is SQL)."""

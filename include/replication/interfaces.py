@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from include.replication.models import Index, KeyRange, SourceTable, TableName, TargetColumn
+from include.replication.models import Index, KeyRange, KeySet, SourceTable, TableName, TargetColumn
 from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
 from include.replication.verify import Checksummable
@@ -27,6 +27,21 @@ class LoginRejected(ConnectionError):
 
     A plain ``ConnectionError`` (refused, timed out, dropped) may pass; this one is configuration.
     """
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of a source: ``taken`` when every read inside it sees the same committed state.
+
+    ``description`` says which (for the run summary), or why none could be taken.
+    """
+
+    taken: bool
+    description: str
+
+
+# A table's shape on a target, as its catalog spells it: (column, type, nullable) in order, then the key.
+Shape = tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -56,12 +71,15 @@ class Source(Checksummable, Protocol):
         sink: Sink,
         *,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> ReadResult:
         """Write the table's rows (or a key range) to ``sink`` as COPY text-format lines."""
 
     def key_distribution(self, table: SourceTable, key: str) -> KeyDistribution:
         """The key's distribution for the partition planner, from statistics where the server has them."""
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """Read inside one snapshot for the block (a read-only transaction), or say why the source has none."""
 
     def close(self) -> None:
         """Close the connection."""
@@ -91,6 +109,9 @@ class Target(Checksummable, Protocol):
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """Create ``table`` (dropping an existing one first when ``replace``), identity columns included."""
 
+    def drop_table(self, table: TableName) -> None:
+        """Drop ``table`` if it exists."""
+
     def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
         """The primary key on ``table`` (a staging table's key is renamed by ``swap``)."""
 
@@ -102,8 +123,11 @@ class Target(Checksummable, Protocol):
     ) -> int:
         """Load COPY text ``chunks`` into ``table``; ``fresh``: created in this transaction. Returns rows loaded."""
 
-    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+    def clear_range(self, table: TableName, key_range: KeyRange | KeySet | None) -> None:
         """Delete a key range's rows (every row when ``key_range`` is None): a retried partition starts clean."""
+
+    def shape(self, table: TableName) -> Shape | None:
+        """``table``'s columns and primary key as the catalog spells them (None: no such table): sync compares them."""
 
     def swap(self, staging: TableName, table: TableName, *, columns: Sequence[TargetColumn], indexes: Sequence[Index],
              has_key: bool) -> None:  # fmt: skip

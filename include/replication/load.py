@@ -3,7 +3,14 @@
 Post-load steps run in a fixed order: data -> primary key and indexes -> verification -> swap
 (which aligns the identity). One target transaction covers a table's steps, so a failure anywhere
 (a killed connection, a failed check) leaves the previous table exactly as it was, and a retry
-starts clean. In ``append`` mode rows are added to the existing table in one transaction instead.
+starts clean. In ``append`` mode rows are added to the existing table in one transaction instead;
+in ``sync`` mode only the keys whose rows differ from the source are deleted and copied again.
+
+A live source: the copy and the source side of its verification read one snapshot of the source
+(``Source.snapshot``) where the source gives one, so writes during the run cannot fail it. Where
+it gives none (a SQL Server database without ``ALLOW_SNAPSHOT_ISOLATION``, or
+``source_snapshot=off``), the ranges that differ after the copy are re-copied and compared again
+at once, up to ``RECOPY_ROUNDS`` times: each range is then proven as of the moment it was re-read.
 
 The bulk DAG splits the same steps across tasks: ``prepare_staging`` once, ``extract_partition``
 and ``load_partition`` per key range (a partition load clears its own range first, so a retried
@@ -13,18 +20,29 @@ partition never duplicates rows), then ``swap_in_staged``.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import IO
 
 from include.replication.copy.spool import SpoolStreamer, StreamStats
-from include.replication.interfaces import ReadResult, Sink, Source, Target
-from include.replication.models import TableName
+from include.replication.interfaces import ReadResult, Sink, Snapshot, Source, Target
+from include.replication.models import KeyRange, KeySet, TableName
 from include.replication.partitions import Partition
-from include.replication.plan import TableJob
+from include.replication.plan import PlanError, TableJob
 from include.replication.report import TableReport, TableStats, peak_memory_mb
-from include.replication.settings import MB, LoadMode
-from include.replication.verify import TableVerification, VerificationFailed, verify_table
+from include.replication.settings import MB, LoadMode, SnapshotMode
+from include.replication.verify import (
+    BucketComparison,
+    Side,
+    TableVerification,
+    VerificationFailed,
+    compare_buckets,
+    differing_keys,
+    verification_of,
+    verify_table,
+)
 
 
 class PartitionLoadError(RuntimeError):
@@ -33,6 +51,8 @@ class PartitionLoadError(RuntimeError):
 
 Say = Callable[[str], None]
 PROGRESS_SECONDS = 10  # a log line at least this often while a table copies
+RECOPY_ROUNDS = 5  # without a snapshot: how often differing ranges are re-copied before the table fails
+KEY_RUNS_PER_STATEMENT = 500  # runs of keys deleted and re-read per statement (sync, re-copies)
 
 
 class Phases:
@@ -82,22 +102,63 @@ class Progress:
         )
 
 
+@dataclass(frozen=True)
+class Recopied:
+    """Keys re-copied because the target differed from the source (a sync, or a copy without a snapshot)."""
+
+    rows: int = 0  # rows read again from the source
+    keys: int = 0  # key values deleted and re-read (rows that were extra in the target are among them)
+    runs: int = 0  # runs of consecutive keys: one range each
+    rounds: int = 0
+    bytes: int = 0
+    nul_stripped: dict[str, int] = field(default_factory=dict)
+
+    def __add__(self, other: Recopied) -> Recopied:
+        return Recopied(self.rows + other.rows, self.keys + other.keys, self.runs + other.runs,
+                        self.rounds + other.rounds, self.bytes + other.bytes,
+                        dict(Counter(self.nul_stripped) + Counter(other.nul_stripped)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one table load did, for its report."""
+
+    read: ReadResult
+    bytes: int
+    spilled_bytes: int
+    verification: TableVerification
+    recopied: Recopied = Recopied()
+    note: str = ""  # why a sync replaced the whole table
+
+
+@contextmanager
+def source_snapshot(job: TableJob, source: Source, say: Say) -> Generator[Snapshot, None, None]:
+    """The snapshot a table is read in, as ``source_snapshot`` asks (``require``: none is an error)."""
+    if job.settings.source_snapshot == SnapshotMode.OFF:
+        yield Snapshot(False, "no snapshot (source_snapshot=off)")
+        return
+    with source.snapshot() as snapshot:
+        if not snapshot.taken and job.settings.source_snapshot == SnapshotMode.REQUIRE:
+            raise PlanError(f"{job.table.qualified}: source_snapshot=require, but {snapshot.description}")
+        say(f"{job.table.qualified}: reading in {snapshot.description}")
+        yield snapshot
+
+
 def replicate_table(
     job: TableJob, *, source: Source, target: Target, on_progress: Say = lambda message: None
 ) -> TableReport:
     """Copy ``job.table`` into the target, verify it and make it live; return its report."""
     started = time.monotonic()
-    load = _append if job.settings.load_mode == LoadMode.APPEND else _replace
+    load = {LoadMode.REPLACE: _replace, LoadMode.APPEND: _append, LoadMode.SYNC: _sync}[job.settings.load_mode]
     phases = Phases()
-    with target.transaction():
-        read, stream, verification = load(job, source, target, on_progress, phases)
-    return TableReport(_stats(job, read, stream, started, phases), verification)
+    with target.transaction(), source_snapshot(job, source, on_progress) as snapshot:
+        loaded = load(job, source, target, snapshot, on_progress, phases)
+    return TableReport(_stats(job, loaded, started, phases, snapshot), loaded.verification)
 
 
-Loaded = tuple[ReadResult, StreamStats, TableVerification]
-
-
-def _replace(job: TableJob, source: Source, target: Target, on_progress: Say, phases: Phases) -> Loaded:
+def _replace(
+    job: TableJob, source: Source, target: Target, snapshot: Snapshot, on_progress: Say, phases: Phases
+) -> Loaded:
     staging = target.staging_table(job.target)
     target.create_table(staging, job.columns, replace=True)
     with phases("copy"):
@@ -106,10 +167,15 @@ def _replace(job: TableJob, source: Source, target: Target, on_progress: Say, ph
     if job.table.primary_key:
         with phases("primary key"):
             target.add_primary_key(staging, job.table.primary_key)
-    return read, stream, prove_and_swap(job, source=source, target=target, staging=staging, phases=phases)
+    verification, recopied = prove_and_swap(
+        job, source=source, target=target, staging=staging, snapshot=snapshot, phases=phases, on_progress=on_progress
+    )
+    return Loaded(read, stream.bytes, stream.spilled_bytes, verification, recopied)
 
 
-def _append(job: TableJob, source: Source, target: Target, on_progress: Say, phases: Phases) -> Loaded:
+def _append(
+    job: TableJob, source: Source, target: Target, snapshot: Snapshot, on_progress: Say, phases: Phases
+) -> Loaded:
     if not target.exists(job.target):
         target.create_table(job.target, job.columns, replace=False)
         if job.table.primary_key:
@@ -120,15 +186,84 @@ def _append(job: TableJob, source: Source, target: Target, on_progress: Say, pha
         )
     on_progress(f"{job.table.qualified}: {read.rows:,} rows appended to {job.target.qualified}")
     with phases("verification"):
-        verification = prove(job, source=source, target=target, table=job.target, copied_rows=read.rows)
+        verification, _ = prove(
+            job, source=source, target=target, table=job.target, snapshot=snapshot, copied_rows=read.rows
+        )
     target.align_identity(job.target, job.columns)
-    return read, stream, verification
+    return Loaded(read, stream.bytes, stream.spilled_bytes, verification)
+
+
+def _sync(
+    job: TableJob, source: Source, target: Target, snapshot: Snapshot, on_progress: Say, phases: Phases
+) -> Loaded:
+    """Re-copy only the keys whose rows differ; a table that cannot be synced is replaced whole, saying why."""
+    name = job.table.qualified
+    why = sync_refusal(job, target)
+    if why:
+        on_progress(f"{name}: {why}; replacing the whole table")
+        loaded = _replace(job, source, target, snapshot, on_progress, phases)
+        return Loaded(loaded.read, loaded.bytes, loaded.spilled_bytes, loaded.verification, loaded.recopied, note=why)
+    sides = Side(source, job.table), Side(target, job.target)
+    with phases("compare"):
+        comparison = compare_buckets(*sides, job.columns, nul_policy=job.settings.nul_policy)
+    differing = comparison.differing
+    on_progress(
+        f"{name}: {len(differing):,} of {len(comparison.source.keys() | comparison.target.keys()):,} key ranges differ "
+        f"({comparison.source_rows:,} source rows, {comparison.target_rows:,} target rows)"
+    )
+    if not differing:
+        verification = verification_of(comparison, name=name, source=sides[0], target=sides[1], columns=job.columns,
+                                       nul_policy=job.settings.nul_policy)  # fmt: skip
+        return Loaded(ReadResult(0, {}), 0, 0, verification)
+    if comparison.key is None:
+        why = "it has no single integer key to compare ranges by, and its checksum differs"
+        on_progress(f"{name}: {why}; replacing the whole table")
+        loaded = _replace(job, source, target, snapshot, on_progress, phases)
+        return Loaded(loaded.read, loaded.bytes, loaded.spilled_bytes, loaded.verification, loaded.recopied, note=why)
+    with phases("re-copy"):
+        verification, recopied = converge(job, source=source, target=target, table=job.target,
+                                          comparison=comparison, on_progress=on_progress)  # fmt: skip
+    target.align_identity(job.target, job.columns)
+    read = ReadResult(recopied.rows, recopied.nul_stripped)
+    return Loaded(read, recopied.bytes, 0, verification, recopied)
+
+
+def sync_refusal(job: TableJob, target: Target) -> str:
+    """Why ``job.target`` cannot be synced (missing, or other columns or key than the copy would create); "" if it can.
+
+    The comparison is the target's own spelling of both tables: an empty table created as the
+    copy would create it, then dropped again.
+    """
+    live = target.shape(job.target)
+    if live is None:
+        return f"{job.target.qualified} does not exist on the target"
+    staging = target.staging_table(job.target)
+    target.create_table(staging, job.columns, replace=True)
+    if job.table.primary_key:
+        target.add_primary_key(staging, job.table.primary_key)
+    wanted = target.shape(staging)
+    target.drop_table(staging)
+    if wanted is None or live[1] != wanted[1]:
+        return f"{job.target.qualified} has primary key ({', '.join(live[1])}), the source ({', '.join(job.table.primary_key)})"
+    if live[0] != wanted[0]:
+        changed = [f"{c[0]} {c[1]}" for c in wanted[0] if c not in live[0]] + [
+            f"no {c[0]}" for c in live[0] if c[0] not in {w[0] for w in wanted[0]}
+        ]
+        return f"{job.target.qualified} has other columns than the source's ({', '.join(changed) or 'order differs'})"
+    return ""
 
 
 def copy_rows(
-    job: TableJob, *, source: Source, target: Target, into: TableName, fresh: bool, on_progress: Say | None = None
+    job: TableJob,
+    *,
+    source: Source,
+    target: Target,
+    into: TableName,
+    fresh: bool,
+    on_progress: Say | None = None,
+    key_range: KeyRange | KeySet | None = None,
 ) -> tuple[ReadResult, StreamStats]:
-    """Stream the source's rows through a bounded spool into ``into`` (``fresh``: created in this transaction).
+    """Stream the source's rows (or a key range's) through a bounded spool into ``into`` (``fresh``: created in this transaction).
 
     With ``on_progress``, a line at least every ``PROGRESS_SECONDS`` says how far the read is.
     """
@@ -137,15 +272,29 @@ def copy_rows(
 
     def read(sink: Sink) -> ReadResult:
         watched = progress.watching(sink) if progress else sink
-        return source.stream_rows(job.table, job.columns, watched, nul_policy=job.settings.nul_policy)
+        return source.stream_rows(
+            job.table, job.columns, watched, nul_policy=job.settings.nul_policy, key_range=key_range
+        )
 
     return streamer.run(read=read, write=lambda chunks: target.copy_in(into, job.columns, chunks, fresh=fresh))
 
 
 def prove(
-    job: TableJob, *, source: Source, target: Target, table: TableName, copied_rows: int | None = None
-) -> TableVerification:
-    """Verify ``table`` against the source as ``job.settings.verify`` says; ``VerificationFailed`` if they differ."""
+    job: TableJob,
+    *,
+    source: Source,
+    target: Target,
+    table: TableName,
+    snapshot: Snapshot,
+    copied_rows: int | None = None,
+    on_progress: Say = lambda message: None,
+) -> tuple[TableVerification, Recopied]:
+    """Verify ``table`` against the source as ``job.settings.verify`` says; ``VerificationFailed`` if they differ.
+
+    Without a snapshot a difference may be the source changing under the copy: the differing
+    ranges are re-copied and compared again (``converge``), except in append mode, whose
+    appended rows are not the whole table.
+    """
     result = verify_table(
         mode=job.settings.verify,
         source=source,
@@ -156,14 +305,74 @@ def prove(
         nul_policy=job.settings.nul_policy,
         copied_rows=copied_rows,
     )
-    if not result.ok:
+    if result.ok:
+        return result, Recopied()
+    if snapshot.taken or copied_rows is not None or job.table.integer_key is None:
         raise VerificationFailed(result.describe())
-    return result
+    on_progress(f"{job.table.qualified}: differs from the source after the copy, read without a snapshot "
+                f"({snapshot.description}); re-copying the ranges that differ")  # fmt: skip
+    return converge(job, source=source, target=target, table=table, on_progress=on_progress)
+
+
+def converge(
+    job: TableJob,
+    *,
+    source: Source,
+    target: Target,
+    table: TableName,
+    comparison: BucketComparison | None = None,
+    on_progress: Say = lambda message: None,
+) -> tuple[TableVerification, Recopied]:
+    """Re-copy the keys that differ, then compare those ranges again at once; up to ``RECOPY_ROUNDS`` rounds.
+
+    Ranges that compared equal are not read again. ``VerificationFailed`` if differences remain.
+    """
+    sides = Side(source, job.table), Side(target, table)
+    nul_policy = job.settings.nul_policy
+    comparison = comparison or compare_buckets(*sides, job.columns, nul_policy=nul_policy)
+    recopied = Recopied()
+    for _ in range(RECOPY_ROUNDS):
+        differing = comparison.differing
+        if not differing:
+            break
+        keys = differing_keys(comparison, differing, source=sides[0], target=sides[1], columns=job.columns,
+                              nul_policy=nul_policy)  # fmt: skip
+        recopied += recopy(job, source=source, target=target, table=table, keys=keys)
+        span = comparison.span(differing)
+        fresh = compare_buckets(*sides, job.columns, nul_policy=nul_policy, width=comparison.width, key_range=span)
+        comparison = comparison.with_fresh(span, fresh.source, fresh.target)
+        on_progress(f"{job.table.qualified}: re-copied {keys.keys:,} keys in {len(keys.runs):,} runs; "
+                    f"{len(comparison.differing):,} key ranges still differ")  # fmt: skip
+    verification = verification_of(comparison, name=job.table.qualified, source=sides[0], target=sides[1],
+                                   columns=job.columns, nul_policy=nul_policy)  # fmt: skip
+    if not verification.ok:
+        raise VerificationFailed(
+            f"still differs after {RECOPY_ROUNDS} rounds of re-copying (is the source changing faster than it "
+            f"can be copied?)\n{verification.describe()}"
+        )
+    return verification, recopied
+
+
+def recopy(job: TableJob, *, source: Source, target: Target, table: TableName, keys: KeySet) -> Recopied:
+    """Delete ``keys`` from ``table`` and copy them again from the source, ``KEY_RUNS_PER_STATEMENT`` runs at a time."""
+    done = Recopied(keys=keys.keys, runs=len(keys.runs), rounds=1)
+    for batch in keys.batches(KEY_RUNS_PER_STATEMENT):
+        target.clear_range(table, batch)
+        read, stream = copy_rows(job, source=source, target=target, into=table, fresh=False, key_range=batch)
+        done += Recopied(rows=read.rows, bytes=stream.bytes, nul_stripped=dict(read.nul_stripped))
+    return done
 
 
 def prove_and_swap(
-    job: TableJob, *, source: Source, target: Target, staging: TableName, phases: Phases | None = None
-) -> TableVerification:
+    job: TableJob,
+    *,
+    source: Source,
+    target: Target,
+    staging: TableName,
+    snapshot: Snapshot,
+    phases: Phases | None = None,
+    on_progress: Say = lambda message: None,
+) -> tuple[TableVerification, Recopied]:
     """Secondary indexes, verification against the source, then the swap (inside the caller's transaction).
 
     A failed verification raises ``VerificationFailed`` and the rollback leaves the live table as it was.
@@ -172,12 +381,14 @@ def prove_and_swap(
     with phases("indexes"):
         target.create_indexes(staging, job.table.indexes)
     with phases("verification"):
-        verification = prove(job, source=source, target=target, table=staging)
+        verification, recopied = prove(
+            job, source=source, target=target, table=staging, snapshot=snapshot, on_progress=on_progress
+        )
     with phases("swap"):
         target.swap(
             staging, job.target, columns=job.columns, indexes=job.table.indexes, has_key=bool(job.table.primary_key)
         )
-    return verification
+    return verification, recopied
 
 
 def prepare_staging(job: TableJob, *, target: Target) -> TableName:
@@ -212,21 +423,40 @@ def load_partition(
     return loaded
 
 
-def swap_in_staged(job: TableJob, *, source: Source, target: Target, phases: Phases | None = None) -> TableVerification:
-    """Bulk: verify the fully loaded staging table against the source and swap it in, in one transaction."""
-    with target.transaction():
+def swap_in_staged(
+    job: TableJob, *, source: Source, target: Target, phases: Phases | None = None, on_progress: Say = lambda m: None
+) -> tuple[TableVerification, Recopied, Snapshot]:
+    """Bulk: verify the fully loaded staging table against the source and swap it in, in one transaction.
+
+    The partitions were read at different moments; a live source has changed between them. The
+    verification reads one snapshot of the source, and the ranges that differ from it are
+    re-copied from that same snapshot before the swap: the table goes live as of that snapshot.
+    """
+    with target.transaction(), source_snapshot(job, source, on_progress) as snapshot:
         staging = target.staging_table(job.target)
-        return prove_and_swap(job, source=source, target=target, staging=staging, phases=phases)
+        # Not read in this snapshot: a difference is re-copied from it (prove's path without a snapshot).
+        verification, recopied = prove_and_swap(
+            job, source=source, target=target, staging=staging, snapshot=Snapshot(False, "partitions read earlier"),
+            phases=phases, on_progress=on_progress,
+        )  # fmt: skip
+    return verification, recopied, snapshot
 
 
-def _stats(job: TableJob, read: ReadResult, stream: StreamStats, started: float, phases: Phases) -> TableStats:
+def _stats(job: TableJob, loaded: Loaded, started: float, phases: Phases, snapshot: Snapshot) -> TableStats:
     return TableStats(
         table=job.table.qualified,
-        rows=read.rows,
-        bytes=stream.bytes,
+        rows=loaded.read.rows,
+        bytes=loaded.bytes,
         seconds=round(time.monotonic() - started, 3),
         peak_memory_mb=peak_memory_mb(),
-        spilled_bytes=stream.spilled_bytes,
-        nul_stripped=dict(read.nul_stripped),
+        spilled_bytes=loaded.spilled_bytes,
+        nul_stripped=dict(loaded.read.nul_stripped),
         phases=phases.seconds,
+        load_mode=job.settings.load_mode.value,
+        snapshot=snapshot.description,
+        recopied_rows=loaded.recopied.rows,
+        recopied_keys=loaded.recopied.keys,
+        recopied_runs=loaded.recopied.runs,
+        compared_rows=loaded.verification.source_rows if job.settings.load_mode == LoadMode.SYNC else 0,
+        note=loaded.note,
     )

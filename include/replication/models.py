@@ -71,6 +71,37 @@ class KeyRange:
 
 
 @dataclass(frozen=True)
+class KeySet:
+    """Rows whose (single, integer) key lies in one of ``runs``: sorted, disjoint ``[low, high)`` pairs.
+
+    What a sync re-copies: the keys found missing, extra or different, as runs of consecutive keys.
+    """
+
+    column: str
+    runs: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, column: str, keys: Sequence[int]) -> KeySet:
+        """The runs of consecutive integers in ``keys`` (any order, duplicates allowed)."""
+        runs: list[list[int]] = []
+        for key in sorted(set(int(k) for k in keys)):
+            if runs and runs[-1][1] == key:
+                runs[-1][1] = key + 1
+            else:
+                runs.append([key, key + 1])
+        return cls(column, tuple((low, high) for low, high in runs))
+
+    @property
+    def keys(self) -> int:
+        """How many key values the runs cover."""
+        return sum(high - low for low, high in self.runs)
+
+    def batches(self, runs: int) -> list[KeySet]:
+        """This set cut into sets of at most ``runs`` runs: one statement each."""
+        return [KeySet(self.column, self.runs[i : i + runs]) for i in range(0, len(self.runs), runs)]
+
+
+@dataclass(frozen=True)
 class SourceTable(TableName):
     """One source table as its catalog describes it: what the copy reads and the target recreates."""
 

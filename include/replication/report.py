@@ -36,6 +36,13 @@ class TableStats:
     spilled_bytes: int = 0
     nul_stripped: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step: copy, primary key, ..., swap
+    load_mode: str = "replace"
+    snapshot: str = ""  # the source snapshot the table was read in, or why there was none
+    recopied_rows: int = 0  # rows read again because the target differed (sync; a copy without a snapshot)
+    recopied_keys: int = 0  # key values deleted and re-read
+    recopied_runs: int = 0  # runs of consecutive keys they formed
+    compared_rows: int = 0  # sync: source rows compared by checksum
+    note: str = ""  # e.g. why a sync replaced the whole table
 
     @property
     def rows_per_second(self) -> float:
@@ -151,7 +158,30 @@ def summary_table(stats: Sequence[TableStats]) -> str:
     stripped = [f"{s.table}.{column}: {n:,}" for s in stats for column, n in sorted(s.nul_stripped.items())]
     if stripped:
         lines.append("NUL characters stripped (nul_policy=strip): " + ", ".join(stripped))
+    lines.extend(sync_lines(stats))
     return "\n".join(lines)
+
+
+def sync_lines(stats: Sequence[TableStats]) -> list[str]:
+    """What sync compared and re-copied per table, what copies re-copied, and which snapshot each table was read in."""
+    lines = []
+    synced = [s for s in stats if s.load_mode == "sync"]
+    if synced:
+        lines.append("Sync (rows compared by checksum; only keys that differ are re-copied):")
+        for s in synced:
+            what = (f"replaced whole: {s.note}" if s.note else
+                    f"{s.compared_rows:,} rows compared, {s.recopied_keys:,} keys re-copied in {s.recopied_runs:,} "
+                    f"ranges ({s.recopied_rows:,} rows read), {max(s.compared_rows - s.recopied_rows, 0):,} left alone")  # fmt: skip
+            lines.append(f"  {s.table}: {what}")
+    converged = [s for s in stats if s.load_mode != "sync" and s.recopied_keys]
+    if converged:
+        lines.append("Re-copied where the target differed from the source (read without a snapshot):")
+        lines.extend(f"  {s.table}: {s.recopied_keys:,} keys in {s.recopied_runs:,} ranges" for s in converged)
+    snapshots = [s for s in stats if s.snapshot]
+    if snapshots:
+        lines.append("Source read in:")
+        lines.extend(f"  {s.table}: {s.snapshot}" for s in snapshots)
+    return lines
 
 
 def partition_table(partitions: Sequence[PartitionReport]) -> str:

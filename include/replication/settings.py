@@ -43,6 +43,15 @@ class LoadMode(StrEnum):
 
     REPLACE = "replace"  # a staging table, swapped in
     APPEND = "append"  # added to the existing table
+    SYNC = "sync"  # only the key ranges that differ from the source are re-copied into the existing table
+
+
+class SnapshotMode(StrEnum):
+    """Whether a table's copy and its source-side verification read one snapshot of the source."""
+
+    AUTO = "auto"  # a snapshot where the source allows one; else differences are re-copied until they converge
+    REQUIRE = "require"  # a source that cannot give one fails the run before any data moves
+    OFF = "off"  # no snapshot: rows that change during the copy are re-copied until the copy converges
 
 
 class ReadMode(StrEnum):
@@ -73,6 +82,7 @@ class ReplicationSettings:
     source_read_mode: ReadMode = ReadMode.COPY
     partition_rows: int = DEFAULT_PARTITION_ROWS
     staging_url: str = ""  # bulk DAG: where partitions are staged; empty: a folder under AIRFLOW_HOME
+    source_snapshot: SnapshotMode = SnapshotMode.AUTO
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ReplicationSettings:
@@ -105,7 +115,8 @@ class ReplicationSettings:
         """The settings ``to_dict`` wrote (already validated, by ``from_params``, when the run began)."""
         values = dict(data)
         for name, kind in _CHOICES.items():
-            values[name] = kind(values[name])
+            if name in values:
+                values[name] = kind(values[name])
         return cls(**{**values, "tables": tuple(values["tables"]), "exclude_tables": tuple(values["exclude_tables"])})
 
     @property
@@ -122,6 +133,7 @@ _CHOICES: dict[str, type[StrEnum]] = {
     "verify": VerifyMode,
     "load_mode": LoadMode,
     "source_read_mode": ReadMode,
+    "source_snapshot": SnapshotMode,
 }
 
 

@@ -33,13 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from include.replication.models import KeyRange, SourceTable, TableName, TargetColumn
+from include.replication.models import KeyRange, KeySet, SourceTable, TableName, TargetColumn
 from include.replication.settings import NulPolicy, VerifyMode
 
 T = TypeVar("T")
 ROWS_PER_BUCKET = 50_000  # small enough to drill into, large enough to keep the GROUP BY cheap
 MAX_BUCKETS_DRILLED = 5
 MAX_ROWS_REPORTED = 20
+REFINE = 64  # a differing bucket is cut into this many sub-ranges before rows are compared
+FINE_ROWS = 2_000  # a range this small has its rows compared at once, without cutting it further
 
 
 class VerificationFailed(Exception):
@@ -104,6 +106,7 @@ class TableVerification:
     buckets: int = 0
     differing_buckets: tuple[tuple[int, int, int], ...] = ()  # (bucket, source rows, target rows)
     differing_rows: tuple[tuple[str, str], ...] = field(default=())  # (key, what)
+    bucket_width: int = 0  # keys per bucket (0: not compared by bucket)
 
     @property
     def ok(self) -> bool:
@@ -138,11 +141,172 @@ def not_verified(table: SourceTable) -> TableVerification:
     return TableVerification(table.qualified, VerifyMode.OFF.value, -1, -1)
 
 
-def bucket_width(low: int | None, high: int | None, rows: int) -> int:
-    """A key-range width giving about ROWS_PER_BUCKET rows per bucket."""
+def bucket_width(low: int | None, high: int | None, rows: int, *, per_bucket: int = ROWS_PER_BUCKET) -> int:
+    """A key-range width giving about ``per_bucket`` rows per bucket, never wider than the key span."""
     if low is None or high is None or rows == 0:
         return 1
-    return max(1, (high - low + 1) * ROWS_PER_BUCKET // rows)
+    span = high - low + 1
+    return max(1, min(span, span * per_bucket // rows))
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: who answers and which table (a ``SourceTable`` on a source)."""
+
+    checksums: Checksummable
+    table: Any
+
+
+@dataclass(frozen=True)
+class BucketComparison:
+    """Both sides' bucket sums at one width: what is equal and which buckets differ."""
+
+    key: str | None
+    width: int
+    source: dict[int, BucketSum]
+    target: dict[int, BucketSum]
+
+    @property
+    def differing(self) -> list[int]:
+        return sorted(b for b in self.source.keys() | self.target.keys() if self.source.get(b) != self.target.get(b))
+
+    @property
+    def source_rows(self) -> int:
+        return sum(b.rows for b in self.source.values())
+
+    @property
+    def target_rows(self) -> int:
+        return sum(b.rows for b in self.target.values())
+
+    def bucket_range(self, bucket: int) -> KeyRange:
+        assert self.key is not None
+        return KeyRange(self.key, bucket * self.width, (bucket + 1) * self.width)
+
+    def span(self, buckets: Sequence[int]) -> KeyRange:
+        """The key range from the first to the last of ``buckets``."""
+        assert self.key is not None
+        return KeyRange(self.key, min(buckets) * self.width, (max(buckets) + 1) * self.width)
+
+    def with_fresh(
+        self, span: KeyRange, source: dict[int, BucketSum], target: dict[int, BucketSum]
+    ) -> BucketComparison:
+        """This comparison with the buckets inside ``span`` replaced by sums computed again."""
+        low, high = span.low // self.width, span.high // self.width
+
+        def merged(old: dict[int, BucketSum], new: dict[int, BucketSum]) -> dict[int, BucketSum]:
+            return {**{b: s for b, s in old.items() if not low <= b < high}, **new}
+
+        return BucketComparison(self.key, self.width, merged(self.source, source), merged(self.target, target))
+
+
+def compare_buckets(
+    source: Side,
+    target: Side,
+    columns: Sequence[TargetColumn],
+    *,
+    nul_policy: NulPolicy,
+    width: int | None = None,
+    key_range: KeyRange | None = None,
+) -> BucketComparison:
+    """Bucket sums of both sides, computed at the same time; ``width`` from the source's key span if not given."""
+    key = source.table.integer_key
+    if width is None:
+        low, high = source.checksums.key_bounds(source.table, key) if key else (None, None)
+        estimate = source.table.approx_rows if source.table.approx_rows > 0 else None
+        if key and estimate is None:
+            estimate = source.checksums.count_rows(source.table)
+        width = bucket_width(low, high, estimate or 0)
+    kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": key_range}
+    source_sums, target_sums = _on_both_sides(
+        lambda: source.checksums.bucket_checksums(source.table, columns, **kwargs),
+        lambda: target.checksums.bucket_checksums(target.table, columns, **kwargs),
+    )
+    return BucketComparison(key, width, source_sums, target_sums)
+
+
+def verification_of(
+    comparison: BucketComparison,
+    *,
+    name: str,
+    source: Side,
+    target: Side,
+    columns: Sequence[TargetColumn],
+    nul_policy: NulPolicy,
+) -> TableVerification:
+    """The verification a comparison amounts to; the first differing buckets are drilled to name rows."""
+    differing = comparison.differing
+    rows: list[tuple[str, str]] = []
+    if comparison.key:
+        for bucket in differing[:MAX_BUCKETS_DRILLED]:
+            found = _row_differences(source, target, columns, comparison.bucket_range(bucket), nul_policy)
+            rows.extend((f"{comparison.key}={value}", what) for value, what in found)
+    return TableVerification(
+        table=name,
+        mode=VerifyMode.CHECKSUMS.value,
+        source_rows=comparison.source_rows,
+        target_rows=comparison.target_rows,
+        checksum_match=not differing,
+        buckets=len(comparison.source.keys() | comparison.target.keys()),
+        differing_buckets=tuple(
+            (b, getattr(comparison.source.get(b), "rows", 0), getattr(comparison.target.get(b), "rows", 0))
+            for b in differing
+        ),
+        differing_rows=tuple(rows[:MAX_ROWS_REPORTED]),
+        bucket_width=comparison.width,
+    )
+
+
+def differing_keys(
+    comparison: BucketComparison,
+    buckets: Sequence[int],
+    *,
+    source: Side,
+    target: Side,
+    columns: Sequence[TargetColumn],
+    nul_policy: NulPolicy,
+) -> KeySet:
+    """The keys missing, extra or different in ``buckets``, found coarse to fine.
+
+    A bucket of more than ``FINE_ROWS`` rows is cut into ``REFINE`` sub-ranges (one query per
+    side) and only the differing ones have their rows compared; when most of them differ, the
+    rows of the whole bucket are compared in one query per side instead of many small ones.
+    """
+    assert comparison.key is not None
+    key = comparison.key
+    keys: list[int] = []
+    for bucket in buckets:
+        whole = comparison.bucket_range(bucket)
+        rows = max(getattr(comparison.source.get(bucket), "rows", 0), getattr(comparison.target.get(bucket), "rows", 0))
+        ranges = [whole]
+        if rows > FINE_ROWS and comparison.width >= REFINE:
+            fine = compare_buckets(
+                source, target, columns, nul_policy=nul_policy, width=comparison.width // REFINE, key_range=whole
+            )
+            if len(fine.differing) <= REFINE // 4:
+                ranges = [fine.bucket_range(b) for b in fine.differing]
+        for key_range in ranges:
+            keys.extend(value for value, _ in _row_differences(source, target, columns, key_range, nul_policy))
+    return KeySet.of(key, keys)
+
+
+def _row_differences(
+    source: Side, target: Side, columns: Sequence[TargetColumn], key_range: KeyRange, nul_policy: NulPolicy
+) -> list[tuple[Any, str]]:
+    """``(key value, what)`` for every row of ``key_range`` that is missing, extra or different in the target."""
+    args = {"key": key_range.column, "low": key_range.low, "high": key_range.high, "nul_policy": nul_policy}
+    source_hashes, target_hashes = _on_both_sides(
+        lambda: source.checksums.row_hashes(source.table, columns, **args),
+        lambda: target.checksums.row_hashes(target.table, columns, **args),
+    )
+    found = []
+    for value in sorted(source_hashes.keys() | target_hashes.keys()):
+        if value not in target_hashes:
+            found.append((value, "missing in target"))
+        elif value not in source_hashes:
+            found.append((value, "extra in target"))
+        elif source_hashes[value] != target_hashes[value]:
+            found.append((value, "values differ"))
+    return found
 
 
 def verify_table(
@@ -168,41 +332,10 @@ def verify_table(
         return TableVerification(name, mode.value, source_rows, target_rows)
     # The bucket sums carry each side's row count, so no count(*) scan: the width only needs an
     # estimate. Checksums run even when the counts differ: the buckets say where the rows went.
-    key = source_table.integer_key
-    low, high = source.key_bounds(source_table, key) if key else (None, None)
-    estimate = source_table.approx_rows if source_table.approx_rows > 0 else None
-    if key and estimate is None:
-        estimate = source.count_rows(source_table)
-    width = bucket_width(low, high, estimate or 0)
-    kwargs = {"key": key, "width": width, "nul_policy": nul_policy}
-    source_sums, target_sums = _on_both_sides(
-        lambda: source.bucket_checksums(source_table, columns, **kwargs),
-        lambda: target.bucket_checksums(target_table, columns, **kwargs),
-    )
-    differing = sorted(b for b in source_sums.keys() | target_sums.keys() if source_sums.get(b) != target_sums.get(b))
-    rows: list[tuple[str, str]] = []
-    if key:
-        for bucket in differing[:MAX_BUCKETS_DRILLED]:
-            range_args = {"key": key, "low": bucket * width, "high": (bucket + 1) * width, "nul_policy": nul_policy}
-            rows.extend(
-                _differing_rows(
-                    key,
-                    source.row_hashes(source_table, columns, **range_args),
-                    target.row_hashes(target_table, columns, **range_args),
-                )
-            )
-    return TableVerification(
-        table=name,
-        mode=mode.value,
-        source_rows=sum(b.rows for b in source_sums.values()),
-        target_rows=sum(b.rows for b in target_sums.values()),
-        checksum_match=not differing,
-        buckets=len(source_sums.keys() | target_sums.keys()),
-        differing_buckets=tuple(
-            (b, getattr(source_sums.get(b), "rows", 0), getattr(target_sums.get(b), "rows", 0)) for b in differing
-        ),
-        differing_rows=tuple(rows[:MAX_ROWS_REPORTED]),
-    )
+    sides = Side(source, source_table), Side(target, target_table)
+    comparison = compare_buckets(*sides, columns, nul_policy=nul_policy)
+    return verification_of(comparison, name=name, source=sides[0], target=sides[1], columns=columns,
+                           nul_policy=nul_policy)  # fmt: skip
 
 
 def _on_both_sides(on_source: Callable[[], T], on_target: Callable[[], T]) -> tuple[T, T]:
@@ -214,15 +347,3 @@ def _on_both_sides(on_source: Callable[[], T], on_target: Callable[[], T]) -> tu
         from_source = pool.submit(on_source)
         from_target = on_target()
         return from_source.result(), from_target
-
-
-def _differing_rows(key: str, source_hashes: dict[Any, str], target_hashes: dict[Any, str]) -> list[tuple[str, str]]:
-    found = []
-    for value in sorted(source_hashes.keys() | target_hashes.keys()):
-        if value not in target_hashes:
-            found.append((f"{key}={value}", "missing in target"))
-        elif value not in source_hashes:
-            found.append((f"{key}={value}", "extra in target"))
-        elif source_hashes[value] != target_hashes[value]:
-            found.append((f"{key}={value}", "values differ"))
-    return found

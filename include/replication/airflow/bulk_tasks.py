@@ -145,18 +145,22 @@ def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str,
 
 @task(multiple_outputs=False, outlets=[REPLICATED_TABLES])
 def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
-    """Verify the loaded staging table against the source, swap it in, then remove its staged files."""
+    """Verify the loaded staging table against one source snapshot (re-copying what changed since the partitions
+    were read), swap it in, then remove its staged files."""
     started = time.monotonic()
     run = ReplicationPlan.from_dict(plan)
     job = run.job(table_name)
     phases = load.Phases()
     with failing_checks(), connected(run) as (source, target):
-        verification = load.swap_in_staged(job, source=source, target=target, phases=phases)
+        verification, recopied, snapshot = load.swap_in_staged(
+            job, source=source, target=target, phases=phases, on_progress=log.info
+        )
     remove_staged(table_folder(run.settings, table_name))
     emit_asset(run, table_name)
     stats = TableStats(table=job.table.qualified, rows=verification.target_rows,
                        seconds=round(time.monotonic() - started, 3), peak_memory_mb=peak_memory_mb(),
-                       phases=phases.seconds)  # fmt: skip
+                       phases=phases.seconds, snapshot=snapshot.description, recopied_rows=recopied.rows,
+                       recopied_keys=recopied.keys, recopied_runs=recopied.runs)  # fmt: skip
     return TableReport(stats, verification).to_dict()
 
 

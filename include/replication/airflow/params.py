@@ -23,9 +23,13 @@ from include.replication.settings import (
     LoadMode,
     NulPolicy,
     ReadMode,
+    SettingsError,
+    SnapshotMode,
     VerifyMode,
 )
 
+SCHEDULE_ENV = "STACKOVERFLOW_SCHEDULE"  # every DAG's; STACKOVERFLOW_SCHEDULE__<DAG_ID> for one
+LOAD_MODE_ENV = "STACKOVERFLOW_LOAD_MODE"  # the load_mode Param's default, e.g. sync for a scheduled replica
 RETRIES_ENV = "STACKOVERFLOW_TASK_RETRIES"
 RETRY_DELAY_ENV = "STACKOVERFLOW_RETRY_DELAY_SECONDS"
 
@@ -43,6 +47,27 @@ def task_defaults() -> dict[str, Any]:
     }
 
 
+def schedule(dag_id: str) -> str | None:
+    """The DAG's schedule from the environment (``@daily``, a cron expression, ...); unset: manual runs only.
+
+    ``STACKOVERFLOW_SCHEDULE__<DAG_ID>`` (upper case) wins over ``STACKOVERFLOW_SCHEDULE``. Read when
+    the DAG file is parsed: set it where the DAG processor runs (``.env`` under Astro).
+    """
+    value = os.environ.get(f"{SCHEDULE_ENV}__{dag_id.upper()}") or os.environ.get(SCHEDULE_ENV) or ""
+    return value.strip() or None
+
+
+def default_load_mode() -> str:
+    """``load_mode``'s default: ``STACKOVERFLOW_LOAD_MODE`` when set (a scheduled run takes the default), else replace.
+
+    The bulk DAG ignores it: its loads always replace.
+    """
+    value = os.environ.get(LOAD_MODE_ENV, "").strip() or LoadMode.REPLACE.value
+    if value not in _values(LoadMode):
+        raise SettingsError(f"{LOAD_MODE_ENV} must be one of {', '.join(_values(LoadMode))}; got {value!r}")
+    return value
+
+
 def replication_params() -> dict[str, Param]:
     """Params of every replication DAG: connections, schemas, table selection, NUL policy, verification."""
     return {
@@ -55,8 +80,9 @@ def replication_params() -> dict[str, Param]:
         "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="In-memory spool per table (MB); beyond it, rows spill to disk"),
         "nul_policy": Param(NulPolicy.STRIP.value, enum=[NulPolicy.STRIP.value, NulPolicy.FAIL.value], description="NUL characters in text: strip (counted and reported) or fail"),
         "verify": Param(VerifyMode.CHECKSUMS.value, enum=_values(VerifyMode), description="How each copy is proven against its source"),
-        "load_mode": Param(LoadMode.REPLACE.value, enum=_values(LoadMode), description="replace: staging table swapped in; append: add rows"),
+        "load_mode": Param(default_load_mode(), enum=_values(LoadMode), description="replace: staging table swapped in; append: add rows; sync: re-copy only the key ranges that differ"),
         "source_read_mode": Param(ReadMode.COPY.value, enum=_values(ReadMode), description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
+        "source_snapshot": Param(SnapshotMode.AUTO.value, enum=_values(SnapshotMode), description="auto: copy and verify each table in one source snapshot where the source allows it, else re-copy what changed; require: fail without one; off: no snapshot"),
     }  # fmt: skip
 
 
@@ -65,7 +91,7 @@ def bulk_params() -> dict[str, Param]:
     return {
         **replication_params(),
         "buffer_mb": Param(DEFAULT_BUFFER_MB, type="integer", minimum=1, description="Not used: staged files need no spool (kept so one --conf fits both DAGs)"),
-        "load_mode": Param(LoadMode.REPLACE.value, enum=[LoadMode.REPLACE.value], description="Bulk loads always replace (staging table swapped in)"),
+        "load_mode": Param(LoadMode.REPLACE.value, enum=[LoadMode.REPLACE.value], description="Bulk loads always replace (staging table swapped in); use the streaming DAG to sync"),
         "partition_rows": Param(DEFAULT_PARTITION_ROWS, type="integer", minimum=1, description="Rows per partition (about)"),
         "staging_url": Param("", type="string", description="Where partitions are staged: a folder or object-storage URL; empty: $AIRFLOW_HOME/replication-staging"),
     }  # fmt: skip

@@ -36,7 +36,13 @@ from include.replication.report import (
     verification_table,
     with_partitions,
 )
-from include.replication.settings import LoadMode, ReplicationSettings, SettingsError, reject_unknown_params
+from include.replication.settings import (
+    LoadMode,
+    ReplicationSettings,
+    SettingsError,
+    SnapshotMode,
+    reject_unknown_params,
+)
 from include.replication.verify import VerificationFailed
 
 log = logging.getLogger(__name__)
@@ -102,6 +108,10 @@ def discover_tables() -> dict[str, Any]:
                 map_columns=source.map_columns,
                 target_engine=target_engine,
             )
+            if settings.source_snapshot == SnapshotMode.REQUIRE:
+                with source.snapshot() as snapshot:
+                    if not snapshot.taken:
+                        raise PlanError(f"source_snapshot=require, but the source gives {snapshot.description}")
         finally:
             close_quietly(source)
         target = open_target(settings.target_conn_id, engine=target_engine)

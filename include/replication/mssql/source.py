@@ -8,16 +8,17 @@ Catalog reading is in ``catalog.py``, checksum SQL in ``checksums.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from include.replication.copy.encoder import RowEncoder
-from include.replication.interfaces import ReadResult, Sink
-from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
+from include.replication.interfaces import ReadResult, Sink, Snapshot
+from include.replication.models import KeyRange, KeySet, SourceColumn, SourceTable, TargetColumn
 from include.replication.mssql import catalog, types
 from include.replication.mssql.capabilities import Capabilities
 from include.replication.mssql.checksums import SqlServerChecksums
-from include.replication.mssql.dialect import TSQL, execute, fetch_batch, qualified, quote
+from include.replication.mssql.dialect import TSQL, execute, fetch_all, fetch_batch, qualified, quote, run
 from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
 
@@ -37,7 +38,11 @@ def select_list(columns: Sequence[SourceColumn], *, exact: bool = False) -> str:
 
 
 def select_sql(
-    table: SourceTable, columns: Sequence[TargetColumn], key_range: KeyRange | None = None, *, exact: bool = False
+    table: SourceTable,
+    columns: Sequence[TargetColumn],
+    key_range: KeyRange | KeySet | None = None,
+    *,
+    exact: bool = False,
 ) -> tuple[str, dict[str, int]]:
     """The SELECT that reads ``columns`` of ``table`` (or a key range), in key order when there is a key."""
     where, params = TSQL.range_filter(key_range)
@@ -70,6 +75,30 @@ class SqlServerSource(SqlServerChecksums):
         """The key's distribution from its statistics histogram, where the server has one."""
         return catalog.key_distribution(self.conn, table, key, histogram=self.capabilities.stats_histogram)
 
+    @contextmanager
+    def snapshot(self) -> Generator[Snapshot, None, None]:
+        """A transaction in ``SNAPSHOT`` isolation where the database allows it (``ALLOW_SNAPSHOT_ISOLATION``).
+
+        Without it, the block reads as before (each statement its own moment) and the snapshot
+        says why: the caller then re-copies whatever changed under the copy.
+        """
+        database, allowed = fetch_all(
+            self.conn, "SELECT DB_NAME(), snapshot_isolation_state FROM sys.databases WHERE database_id = DB_ID()"
+        )[0]
+        if allowed != 1:
+            yield Snapshot(False, f"no snapshot: database {database!r} does not allow snapshot isolation "
+                                  f"(ALTER DATABASE {quote(database)} SET ALLOW_SNAPSHOT_ISOLATION ON allows it)")  # fmt: skip
+            return
+        run(self.conn, "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION")
+        try:
+            (started,) = fetch_all(self.conn, "SELECT CONVERT(varchar(27), SYSUTCDATETIME(), 121)")[0]
+            yield Snapshot(True, f"SQL Server SNAPSHOT isolation, transaction begun {started} UTC")
+        finally:
+            try:
+                run(self.conn, "IF @@TRANCOUNT > 0 COMMIT TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            except Exception:
+                pass  # a broken connection: the server ends the transaction with it
+
     def stream_rows(
         self,
         table: SourceTable,
@@ -77,7 +106,7 @@ class SqlServerSource(SqlServerChecksums):
         sink: Sink,
         *,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> ReadResult:
         """Write the rows as COPY text lines to ``sink``, one call per fetched batch."""
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from include.replication.copy.text_format import decode_rows
-from include.replication.models import Index, KeyRange, SourceTable, TableName, TargetColumn, identity_column
+from include.replication.interfaces import Shape
+from include.replication.models import Index, KeyRange, KeySet, SourceTable, TableName, TargetColumn, identity_column
 from include.replication.mssql import catalog, insert, types
 from include.replication.mssql.capabilities import Capabilities
 from include.replication.mssql.checksums import SqlServerChecksums
@@ -78,6 +79,7 @@ class SqlServerTarget(SqlServerChecksums):
     def __init__(self, conn: Any, capabilities: Capabilities | None = None) -> None:
         self.conn = conn
         self._capabilities = capabilities
+        self._catalog: dict[TableName, SourceTable] = {}  # per table; a DDL step on it forgets it
 
     @contextmanager
     def transaction(self) -> Generator[None, None, None]:
@@ -119,9 +121,15 @@ class SqlServerTarget(SqlServerChecksums):
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """``CREATE TABLE``, after dropping ``table`` when ``replace``."""
+        self._catalog.pop(TableName(table.schema, table.name), None)
         if replace:
             run(self.conn, f"DROP TABLE IF EXISTS {qualified(table)}")
         run(self.conn, create_table_sql(table, columns))
+
+    def drop_table(self, table: TableName) -> None:
+        """``DROP TABLE IF EXISTS``."""
+        self._catalog.pop(TableName(table.schema, table.name), None)
+        run(self.conn, f"DROP TABLE IF EXISTS {qualified(table)}")
 
     def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
         """The clustered primary key, named by the server (see the module's docstring)."""
@@ -152,7 +160,7 @@ class SqlServerTarget(SqlServerChecksums):
             identity_insert=identity_column(columns) is not None,
         )
 
-    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+    def clear_range(self, table: TableName, key_range: KeyRange | KeySet | None) -> None:
         """``DELETE`` a key range's rows, or ``TRUNCATE`` for the whole table."""
         if key_range is None:
             run(self.conn, f"TRUNCATE TABLE {qualified(table)}")
@@ -170,6 +178,7 @@ class SqlServerTarget(SqlServerChecksums):
         has_key: bool,
     ) -> None:
         """Drop ``table`` and rename ``staging`` to it (key and indexes go with it); align the identity."""
+        self._catalog.clear()
         run(self.conn, f"DROP TABLE IF EXISTS {qualified(table)}")
         run(self.conn, "EXEC sp_rename %(old)s, %(new)s, 'OBJECT'", {"old": object_name(staging), "new": table.name})
         self.align_identity(table, columns)
@@ -193,12 +202,25 @@ class SqlServerTarget(SqlServerChecksums):
         name = object_name(table).replace("'", "''")
         run(self.conn, f"DBCC CHECKIDENT ('{name}', RESEED, {max(int(highest), 0)}) WITH NO_INFOMSGS")
 
+    def shape(self, table: TableName) -> Shape | None:
+        """Columns (type with its length, precision and scale; nullability) in order and the primary key."""
+        if not self.exists(table):
+            return None
+        found = self._catalog_table(table)
+        columns = tuple(
+            (c.name, f"{c.data_type}({c.char_length},{c.precision},{c.scale})", c.nullable) for c in found.columns
+        )
+        return columns, found.primary_key
+
     def _catalog_table(self, table: TableName) -> SourceTable:
         """``table`` as the catalog describes it: the checksums' canonical text depends on each column's type."""
-        found = {t.name: t for t in catalog.fetch_tables(self.conn, table.schema)}
-        if table.name not in found:
-            raise LookupError(f"{table.qualified}: not in the target's catalog")
-        return found[table.name]
+        name = TableName(table.schema, table.name)
+        if name not in self._catalog:
+            found = {t.name: t for t in catalog.fetch_tables(self.conn, table.schema)}
+            if table.name not in found:
+                raise LookupError(f"{table.qualified}: not in the target's catalog")
+            self._catalog[name] = found[table.name]
+        return self._catalog[name]
 
     def bucket_checksums(
         self,

@@ -9,13 +9,14 @@ end here, where no SQL Server runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
 
 from pg8000.native import Connection
 
 from include.replication.copy.encoder import RowEncoder
-from include.replication.interfaces import ReadResult, Sink
-from include.replication.models import KeyRange, SourceTable, TargetColumn
+from include.replication.interfaces import ReadResult, Sink, Snapshot
+from include.replication.models import KeyRange, KeySet, SourceTable, TargetColumn
 from include.replication.partitions import KeyDistribution
 from include.replication.postgres import catalog, types
 from include.replication.postgres.checksums import PostgresChecksums
@@ -35,7 +36,26 @@ class PostgresSource(PostgresChecksums):
     def __init__(self, conn: Connection, read_mode: ReadMode = ReadMode.COPY) -> None:
         self.conn = conn
         self.read_mode = read_mode
+        self.in_snapshot = False
         prepare_session(conn)
+
+    @contextmanager
+    def snapshot(self) -> Generator[Snapshot, None, None]:
+        """A ``REPEATABLE READ READ ONLY`` transaction: every statement in the block sees the same snapshot.
+
+        Its first statement fixes the snapshot, so the description names the one the reads see.
+        """
+        self.conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            (current,) = self.conn.run("SELECT pg_current_snapshot()::text")[0]
+            self.in_snapshot = True
+            yield Snapshot(True, f"PostgreSQL snapshot {current} (REPEATABLE READ)")
+        finally:
+            self.in_snapshot = False
+            try:
+                self.conn.run("ROLLBACK")  # read only: nothing to keep
+            except Exception:
+                pass  # a broken connection: the server ends the transaction with it
 
     def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema``: columns, primary key, foreign keys, indexes."""
@@ -56,7 +76,7 @@ class PostgresSource(PostgresChecksums):
         sink: Sink,
         *,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> ReadResult:
         """Write the rows as COPY text lines to ``sink`` (PostgreSQL text never holds NUL)."""
         column_list = ", ".join(quote(c.name) for c in columns)
@@ -66,7 +86,9 @@ class PostgresSource(PostgresChecksums):
             return ReadResult(rows=copy_out(self.conn, f"COPY ({query}) TO STDOUT", sink), nul_stripped={})
         where, params = POSTGRES.range_filter(key_range)
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
-        self.conn.run("BEGIN READ ONLY")
+        own_transaction = not self.in_snapshot  # a cursor needs a transaction: the snapshot's, or its own
+        if own_transaction:
+            self.conn.run("BEGIN READ ONLY")
         try:
             self.conn.run(
                 f"DECLARE replication_rows NO SCROLL CURSOR FOR SELECT {column_list} FROM {qualified(table)}{where}",
@@ -74,8 +96,11 @@ class PostgresSource(PostgresChecksums):
             )
             while rows := self.conn.run(f"FETCH FORWARD {FETCH_ROWS} FROM replication_rows"):
                 sink(encoder.encode(rows))
+            if not own_transaction:
+                self.conn.run("CLOSE replication_rows")
         finally:
-            self.conn.run("ROLLBACK")
+            if own_transaction:
+                self.conn.run("ROLLBACK")
         return ReadResult(rows=encoder.rows, nul_stripped=dict(encoder.nul_stripped))
 
     def close(self) -> None:

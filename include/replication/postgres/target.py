@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 from pg8000.native import Connection
 
-from include.replication.models import Index, KeyRange, TableName, TargetColumn, identity_column
+from include.replication.interfaces import Shape
+from include.replication.models import Index, KeyRange, KeySet, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
 from include.replication.postgres import attachments, ddl
 from include.replication.postgres.checksums import PostgresChecksums
@@ -70,6 +71,10 @@ class PostgresTarget(PostgresChecksums):
             self.conn.run(f"DROP TABLE IF EXISTS {qualified(table)}")
         self.conn.run(ddl.create_table_sql(table, columns))
 
+    def drop_table(self, table: TableName) -> None:
+        """``DROP TABLE IF EXISTS``."""
+        self.conn.run(f"DROP TABLE IF EXISTS {qualified(table)}")
+
     def add_primary_key(self, table: TableName, key: Sequence[str]) -> None:
         """The primary key, named ``<table>_pkey`` (a staging table's key is renamed by the swap)."""
         self.conn.run(ddl.primary_key_sql(table, key, name=ddl.derived_name(table.name, ddl.KEY_SUFFIX)))
@@ -90,13 +95,30 @@ class PostgresTarget(PostgresChecksums):
         self.conn.run(f"COPY {qualified(table)} ({column_list}) FROM STDIN{options}", stream=chunks)
         return self.conn.row_count
 
-    def clear_range(self, table: TableName, key_range: KeyRange | None) -> None:
+    def clear_range(self, table: TableName, key_range: KeyRange | KeySet | None) -> None:
         """``DELETE`` a key range's rows, or ``TRUNCATE`` for the whole table."""
         if key_range is None:  # the whole table
             self.conn.run(f"TRUNCATE {qualified(table)}")
             return
         where, params = POSTGRES.range_filter(key_range)
         self.conn.run(f"DELETE FROM {qualified(table)}{where}", **params)
+
+    def shape(self, table: TableName) -> Shape | None:
+        """Columns (``format_type`` spelling, nullability) in order and the primary key; None without the table."""
+        if not self.exists(table):
+            return None
+        columns = self.conn.run(
+            "SELECT attname, format_type(atttypid, atttypmod), NOT attnotnull FROM pg_attribute "
+            "WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            t=qualified(table),
+        )
+        key = self.conn.run(
+            "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE i.indrelid = to_regclass(:t) AND i.indisprimary ORDER BY k.n",
+            t=qualified(table),
+        )
+        return tuple((name, kind, nullable) for name, kind, nullable in columns), tuple(name for (name,) in key)
 
     def swap(
         self,
