@@ -338,9 +338,9 @@ def converge(
         keys = differing_keys(comparison, differing, source=sides[0], target=sides[1], columns=job.columns,
                               nul_policy=nul_policy)  # fmt: skip
         recopied += recopy(job, source=source, target=target, table=table, keys=keys)
-        span = comparison.span(differing)
-        fresh = compare_buckets(*sides, job.columns, nul_policy=nul_policy, width=comparison.width, key_range=span)
-        comparison = comparison.with_fresh(span, fresh.source, fresh.target)
+        fresh = compare_buckets(*sides, job.columns, nul_policy=nul_policy, width=comparison.width,
+                                key_range=comparison.ranges(differing))  # fmt: skip
+        comparison = comparison.with_fresh(differing, fresh)
         on_progress(f"{job.table.qualified}: re-copied {keys.keys:,} keys in {len(keys.runs):,} runs; "
                     f"{len(comparison.differing):,} key ranges still differ")  # fmt: skip
     verification = verification_of(comparison, name=job.table.qualified, source=sides[0], target=sides[1],

@@ -91,6 +91,17 @@ class KeySet:
                 runs.append([key, key + 1])
         return cls(column, tuple((low, high) for low, high in runs))
 
+    @classmethod
+    def from_ranges(cls, column: str, ranges: Sequence[tuple[int, int]]) -> KeySet:
+        """``[low, high)`` ranges as sorted runs, overlapping or adjacent ones merged."""
+        runs: list[list[int]] = []
+        for low, high in sorted(ranges):
+            if runs and low <= runs[-1][1]:
+                runs[-1][1] = max(runs[-1][1], high)
+            else:
+                runs.append([low, high])
+        return cls(column, tuple((low, high) for low, high in runs))
+
     @property
     def keys(self) -> int:
         """How many key values the runs cover."""

@@ -40,8 +40,8 @@ T = TypeVar("T")
 ROWS_PER_BUCKET = 50_000  # small enough to drill into, large enough to keep the GROUP BY cheap
 MAX_BUCKETS_DRILLED = 5
 MAX_ROWS_REPORTED = 20
-REFINE = 64  # a differing bucket is cut into this many sub-ranges before rows are compared
-FINE_ROWS = 2_000  # a range this small has its rows compared at once, without cutting it further
+FINE_ROWS = 32  # rows per differing bucket at which their rows are compared by hash instead
+RUNS_PER_QUERY = 500  # key ranges one comparison query filters on (literals: no parameter limit)
 
 
 class VerificationFailed(Exception):
@@ -77,21 +77,14 @@ class Checksummable(Protocol):
         key: str | None,
         width: int,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket ``floor(key / width)``: rows and hash sum; with ``key=None`` the whole table is bucket 0."""
 
     def row_hashes(
-        self,
-        table: Any,
-        columns: Sequence[TargetColumn],
-        *,
-        key: str,
-        low: int,
-        high: int,
-        nul_policy: NulPolicy,
+        self, table: Any, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
     ) -> dict[Any, str]:
-        """``{key value: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
+        """``{key value: md5 hex}`` for the keys in ``key_range``: to name the rows that differ."""
 
 
 @dataclass(frozen=True)
@@ -182,21 +175,25 @@ class BucketComparison:
         assert self.key is not None
         return KeyRange(self.key, bucket * self.width, (bucket + 1) * self.width)
 
-    def span(self, buckets: Sequence[int]) -> KeyRange:
-        """The key range from the first to the last of ``buckets``."""
+    def ranges(self, buckets: Sequence[int]) -> KeySet:
+        """The keys of ``buckets``, as runs (adjacent buckets make one run)."""
         assert self.key is not None
-        return KeyRange(self.key, min(buckets) * self.width, (max(buckets) + 1) * self.width)
+        return KeySet.from_ranges(self.key, [(b * self.width, (b + 1) * self.width) for b in buckets])
 
-    def with_fresh(
-        self, span: KeyRange, source: dict[int, BucketSum], target: dict[int, BucketSum]
-    ) -> BucketComparison:
-        """This comparison with the buckets inside ``span`` replaced by sums computed again."""
-        low, high = span.low // self.width, span.high // self.width
+    def rows_in(self, buckets: Sequence[int]) -> int:
+        """Rows in ``buckets``, on whichever side has more."""
+        return sum(max(getattr(self.source.get(b), "rows", 0), getattr(self.target.get(b), "rows", 0)) for b in buckets)
+
+    def with_fresh(self, buckets: Sequence[int], fresh: BucketComparison) -> BucketComparison:
+        """This comparison with ``buckets`` replaced by their sums in ``fresh`` (computed again, same width)."""
+        again = set(buckets)
 
         def merged(old: dict[int, BucketSum], new: dict[int, BucketSum]) -> dict[int, BucketSum]:
-            return {**{b: s for b, s in old.items() if not low <= b < high}, **new}
+            return {**{b: s for b, s in old.items() if b not in again}, **new}
 
-        return BucketComparison(self.key, self.width, merged(self.source, source), merged(self.target, target))
+        return BucketComparison(
+            self.key, self.width, merged(self.source, fresh.source), merged(self.target, fresh.target)
+        )
 
 
 def compare_buckets(
@@ -206,7 +203,7 @@ def compare_buckets(
     *,
     nul_policy: NulPolicy,
     width: int | None = None,
-    key_range: KeyRange | None = None,
+    key_range: KeyRange | KeySet | None = None,
 ) -> BucketComparison:
     """Bucket sums of both sides, computed at the same time; ``width`` from the source's key span if not given."""
     key = source.table.integer_key
@@ -216,12 +213,24 @@ def compare_buckets(
         if key and estimate is None:
             estimate = source.checksums.count_rows(source.table)
         width = bucket_width(low, high, estimate or 0)
-    kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": key_range}
-    source_sums, target_sums = _on_both_sides(
-        lambda: source.checksums.bucket_checksums(source.table, columns, **kwargs),
-        lambda: target.checksums.bucket_checksums(target.table, columns, **kwargs),
-    )
+    parts = key_range.batches(RUNS_PER_QUERY) if isinstance(key_range, KeySet) else [key_range]
+    source_sums: dict[int, BucketSum] = {}
+    target_sums: dict[int, BucketSum] = {}
+    for part in parts:  # a bucket cut by the ends of two batches' ranges is summed over both
+        kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": part}
+        from_source, from_target = _on_both_sides(
+            lambda kwargs=kwargs: source.checksums.bucket_checksums(source.table, columns, **kwargs),
+            lambda kwargs=kwargs: target.checksums.bucket_checksums(target.table, columns, **kwargs),
+        )
+        _add(source_sums, from_source)
+        _add(target_sums, from_target)
     return BucketComparison(key, width, source_sums, target_sums)
+
+
+def _add(into: dict[int, BucketSum], sums: dict[int, BucketSum]) -> None:
+    for bucket, s in sums.items():
+        before = into.get(bucket)
+        into[bucket] = s if before is None else BucketSum(before.rows + s.rows, before.hash_sum + s.hash_sum)
 
 
 def verification_of(
@@ -267,33 +276,32 @@ def differing_keys(
 ) -> KeySet:
     """The keys missing, extra or different in ``buckets``, found coarse to fine.
 
-    A bucket of more than ``FINE_ROWS`` rows is cut into ``REFINE`` sub-ranges (one query per
-    side) and only the differing ones have their rows compared; when most of them differ, the
-    rows of the whole bucket are compared in one query per side instead of many small ones.
+    The differing buckets are cut into buckets of about ``FINE_ROWS`` rows and compared again, all
+    of them in one query per side (``RUNS_PER_QUERY`` ranges at a time), as often as that still
+    narrows them; then the rows of the differing narrow buckets are compared by hash. A single
+    changed row costs its narrow bucket, not its 50,000-row one; changes spread everywhere cost
+    one more pass over the differing buckets, without one round trip per range.
     """
     assert comparison.key is not None
-    key = comparison.key
-    keys: list[int] = []
-    for bucket in buckets:
-        whole = comparison.bucket_range(bucket)
-        rows = max(getattr(comparison.source.get(bucket), "rows", 0), getattr(comparison.target.get(bucket), "rows", 0))
-        ranges = [whole]
-        if rows > FINE_ROWS and comparison.width >= REFINE:
-            fine = compare_buckets(
-                source, target, columns, nul_policy=nul_policy, width=comparison.width // REFINE, key_range=whole
-            )
-            if len(fine.differing) <= REFINE // 4:
-                ranges = [fine.bucket_range(b) for b in fine.differing]
-        for key_range in ranges:
-            keys.extend(value for value, _ in _row_differences(source, target, columns, key_range, nul_policy))
-    return KeySet.of(key, keys)
+    level, differing = comparison, list(buckets)
+    # twice FINE_ROWS: a level that would only halve the rows left to hash costs more than it saves
+    while differing and level.width > 1 and (rows := level.rows_in(differing)) > 2 * FINE_ROWS * len(differing):
+        width = max(1, level.width * FINE_ROWS * len(differing) // rows)
+        level = compare_buckets(source, target, columns, nul_policy=nul_policy, width=width,
+                                key_range=level.ranges(differing))  # fmt: skip
+        differing = level.differing
+    keys: list[Any] = []
+    if differing:
+        for batch in level.ranges(differing).batches(RUNS_PER_QUERY):
+            keys.extend(value for value, _ in _row_differences(source, target, columns, batch, nul_policy))
+    return KeySet.of(comparison.key, keys)
 
 
 def _row_differences(
-    source: Side, target: Side, columns: Sequence[TargetColumn], key_range: KeyRange, nul_policy: NulPolicy
+    source: Side, target: Side, columns: Sequence[TargetColumn], key_range: KeyRange | KeySet, nul_policy: NulPolicy
 ) -> list[tuple[Any, str]]:
     """``(key value, what)`` for every row of ``key_range`` that is missing, extra or different in the target."""
-    args = {"key": key_range.column, "low": key_range.low, "high": key_range.high, "nul_policy": nul_policy}
+    args = {"key_range": key_range, "nul_policy": nul_policy}
     source_hashes, target_hashes = _on_both_sides(
         lambda: source.checksums.row_hashes(source.table, columns, **args),
         lambda: target.checksums.row_hashes(target.table, columns, **args),

@@ -156,3 +156,45 @@ def test_bulk_partitions_are_mapped_and_loads_take_a_pool_slot(bulk):
     assert "copy_partition.extract_partition" in tasks["copy_partition.load_partition"].upstream_task_ids
     assert "copy_partition.load_partition" in tasks["finish_table"].upstream_task_ids
     assert "finish_table" in tasks["summarize"].upstream_task_ids
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {STREAMING: None, TO_TARGET: None}),
+        ({"STACKOVERFLOW_SCHEDULE": "@daily"}, {STREAMING: "0 0 * * *", TO_TARGET: "0 0 * * *"}),
+        (
+            {"STACKOVERFLOW_SCHEDULE": "@daily", f"STACKOVERFLOW_SCHEDULE__{STREAMING.upper()}": "0 2 * * *"},
+            {STREAMING: "0 2 * * *", TO_TARGET: "0 0 * * *"},
+        ),
+    ],
+    ids=["unset", "every DAG", "one DAG"],
+)
+def test_schedule_comes_from_the_environment(monkeypatch, env, expected):
+    """STACKOVERFLOW_SCHEDULE sets every DAG's schedule; STACKOVERFLOW_SCHEDULE__<DAG_ID> one DAG's; unset: manual."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    dags = DagBag(str(DAGS_DIR)).dags
+    for dag_id, schedule in expected.items():
+        timetable = dags[dag_id].timetable
+        if schedule is None:
+            assert not timetable.can_be_scheduled, dag_id
+        else:
+            assert timetable.expression == schedule, dag_id  # @daily as its cron expression
+
+
+def test_load_mode_default_comes_from_the_environment(monkeypatch):
+    """STACKOVERFLOW_LOAD_MODE=sync makes scheduled runs sync; the bulk DAG keeps replace; a bad value names the variable."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("STACKOVERFLOW_LOAD_MODE", "sync")
+    dags = DagBag(str(DAGS_DIR)).dags
+    assert dags[STREAMING].params["load_mode"] == "sync"
+    assert dags[TO_TARGET].params["load_mode"] == "sync"
+    assert dags["replicate_stackoverflow_to_postgres_bulk_parallel"].params["load_mode"] == "replace"
+    monkeypatch.setenv("STACKOVERFLOW_LOAD_MODE", "synk")
+    errors = DagBag(str(DAGS_DIR)).import_errors
+    assert errors and all("STACKOVERFLOW_LOAD_MODE must be one of replace, append, sync; got 'synk'" in e
+                          for e in errors.values())  # fmt: skip

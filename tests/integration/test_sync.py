@@ -41,7 +41,7 @@ def change_votes(url: str, *, update_share: float, delete_share: float, inserts:
         updated = conn.row_count
         conn.run(
             'INSERT INTO "Votes" ("Id", "PostId", "UserId", "BountyAmount", "VoteTypeId", "CreationDate") '
-            'OVERRIDING SYSTEM VALUE SELECT m + g, 1, NULL, NULL, 2, TIMESTAMP \'2011-01-01\' '
+            "OVERRIDING SYSTEM VALUE SELECT m + g, 1, NULL, NULL, 2, TIMESTAMP '2011-01-01' "
             'FROM (SELECT max("Id") AS m FROM "Votes") AS top, generate_series(1, :n) AS g',
             n=inserts,
         )

@@ -64,7 +64,7 @@ def every_statement(capabilities: Capabilities = SQL_SERVER_2019) -> list[tuple[
     source.key_bounds(EVERY_TYPE, "Id")
     source.key_distribution(EVERY_TYPE, "Id")  # no histogram in the stand-in: the exact fallback runs too
     for policy in (STRIP, FAIL):
-        source.row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-100, high=3_000_000_000, nul_policy=policy)
+        source.row_hashes(EVERY_TYPE, COLUMNS, key_range=KeyRange("Id", -100, 3_000_000_000), nul_policy=policy)
     return conn.executed
 
 
@@ -174,7 +174,7 @@ def test_bucket_expression_is_floor_division(width):
 def test_row_hashes_are_keyed_md5_hex():
     digests = [bytes.fromhex("0cc175b9c0f1b6a831c399e269772661"), bytes.fromhex("d41d8cd98f00b204e9800998ecf8427e")]
     conn = FakeConnection([(-1, digests[0]), (2, digests[1])])
-    hashes = SqlServerSource(conn, SQL_SERVER_2019).row_hashes(EVERY_TYPE, COLUMNS, key="Id", low=-1, high=3,
+    hashes = SqlServerSource(conn, SQL_SERVER_2019).row_hashes(EVERY_TYPE, COLUMNS, key_range=KeyRange("Id", -1, 3),
                                                                nul_policy=STRIP)  # fmt: skip
     assert hashes == {-1: "0cc175b9c0f1b6a831c399e269772661", 2: "d41d8cd98f00b204e9800998ecf8427e"}
     sql, params = conn.executed[0]

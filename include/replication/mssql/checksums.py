@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from include.replication.models import KeyRange, SourceColumn, SourceTable, TargetColumn
+from include.replication.models import KeyRange, KeySet, SourceColumn, SourceTable, TargetColumn
 from include.replication.mssql.capabilities import Capabilities, probe
 from include.replication.mssql.dialect import TSQL, execute, fetch_all, fetch_batch, qualified, quote
 from include.replication.mssql.types import Canonical, type_of
@@ -96,7 +96,7 @@ def bucket_checksums_sql(
     key: str | None,
     width: int,
     nul_policy: NulPolicy,
-    key_range: KeyRange | None = None,
+    key_range: KeyRange | KeySet | None = None,
 ) -> tuple[str, dict[str, int]]:
     """SQL and parameters: per bucket, row count and the decimal(38,0) sum of 56-bit row hashes."""
     where, params = TSQL.range_filter(key_range, alias="t.")
@@ -111,12 +111,12 @@ def bucket_checksums_sql(
 
 
 def row_hashes_sql(
-    table: SourceTable, columns: Sequence[TargetColumn], *, key: str, low: int, high: int, nul_policy: NulPolicy
+    table: SourceTable, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
 ) -> tuple[str, dict[str, int]]:
-    """SQL and parameters: each key in ``[low, high)`` with its row's MD5 (binary; the caller writes the hex)."""
-    where, params = TSQL.range_filter(KeyRange(key, low, high), alias="t.")
+    """SQL and parameters: each key in ``key_range`` with its row's MD5 (binary; the caller writes the hex)."""
+    where, params = TSQL.range_filter(key_range, alias="t.")
     sql = (
-        f"SELECT t.{quote(key)}, HASHBYTES('MD5', r.row_text) "
+        f"SELECT t.{quote(key_range.column)}, HASHBYTES('MD5', r.row_text) "
         f"FROM {hashed_source(table, columns, nul_policy=nul_policy)}{where}"
     )
     return sql, params
@@ -146,7 +146,7 @@ def canonical_value(column: SourceColumn, quoted: str) -> str:
 
 
 def canonical_values_sql(
-    table: SourceTable, columns: Sequence[TargetColumn], *, key: str | None, key_range: KeyRange | None = None
+    table: SourceTable, columns: Sequence[TargetColumn], *, key: str | None, key_range: KeyRange | KeySet | None = None
 ) -> tuple[str, dict[str, int]]:
     """SQL and parameters: per row its key (0 without one) and each column's canonical value, NULL for NULL."""
     where, params = TSQL.range_filter(key_range, alias="t.")
@@ -219,7 +219,7 @@ class SqlServerChecksums:
                 log.info("%s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
         return self._capabilities
 
-    def count_rows(self, table: SourceTable, key_range: KeyRange | None = None) -> int:
+    def count_rows(self, table: SourceTable, key_range: KeyRange | KeySet | None = None) -> int:
         """``COUNT_BIG(*)`` of the table, or of a key range."""
         where, params = TSQL.range_filter(key_range)
         return int(fetch_all(self.conn, f"SELECT COUNT_BIG(*) FROM {qualified(table)}{where}", params)[0][0])
@@ -238,7 +238,7 @@ class SqlServerChecksums:
         key: str | None,
         width: int,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
         if self.capabilities.hashes_on_server:
@@ -256,17 +256,15 @@ class SqlServerChecksums:
         table: SourceTable,
         columns: Sequence[TargetColumn],
         *,
-        key: str,
-        low: int,
-        high: int,
+        key_range: KeyRange | KeySet,
         nul_policy: NulPolicy,
     ) -> dict[Any, str]:
-        """``{key: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
+        """``{key: md5 hex}`` for the keys in ``key_range``: to name the rows that differ."""
         if self.capabilities.hashes_on_server:
-            sql, params = row_hashes_sql(table, columns, key=key, low=low, high=high, nul_policy=nul_policy)
+            sql, params = row_hashes_sql(table, columns, key_range=key_range, nul_policy=nul_policy)
             return {k: bytes(digest).hex() for k, digest in fetch_all(self.conn, sql, params)}
         finish = finishers(table, columns, nul_policy)
-        sql, params = canonical_values_sql(table, columns, key=key, key_range=KeyRange(key, low, high))
+        sql, params = canonical_values_sql(table, columns, key=key_range.column, key_range=key_range)
         return {k: row_digest(values, finish).hex() for k, *values in self._rows(table, sql, params)}
 
     def _rows(self, table: SourceTable, sql: str, params: dict[str, int]) -> Iterator[tuple[Any, ...]]:

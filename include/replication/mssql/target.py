@@ -230,7 +230,7 @@ class SqlServerTarget(SqlServerChecksums):
         key: str | None,
         width: int,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> dict[int, BucketSum]:
         """As the source computes them, over this copy's own columns."""
         return super().bucket_checksums(
@@ -238,19 +238,10 @@ class SqlServerTarget(SqlServerChecksums):
         )
 
     def row_hashes(
-        self,
-        table: TableName,
-        columns: Sequence[TargetColumn],
-        *,
-        key: str,
-        low: int,
-        high: int,
-        nul_policy: NulPolicy,
+        self, table: TableName, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
     ) -> dict[Any, str]:
         """As the source computes them, over this copy's own columns."""
-        return super().row_hashes(
-            self._catalog_table(table), columns, key=key, low=low, high=high, nul_policy=nul_policy
-        )
+        return super().row_hashes(self._catalog_table(table), columns, key_range=key_range, nul_policy=nul_policy)
 
     def close(self) -> None:
         """Close the connection."""

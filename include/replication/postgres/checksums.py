@@ -12,7 +12,7 @@ from typing import Any
 
 from pg8000.native import Connection
 
-from include.replication.models import KeyRange, TableName, TargetColumn
+from include.replication.models import KeyRange, KeySet, TableName, TargetColumn
 from include.replication.postgres.dialect import POSTGRES, TYPE_MODIFIERS, qualified, quote
 from include.replication.settings import NulPolicy
 from include.replication.verify import BucketSum
@@ -57,7 +57,7 @@ def bucket_checksums_sql(
     *,
     key: str | None,
     width: int,
-    key_range: KeyRange | None = None,
+    key_range: KeyRange | KeySet | None = None,
 ) -> tuple[str, dict[str, int]]:
     """The per-bucket row count and 56-bit hash sum query, and its parameters."""
     where, params = POSTGRES.range_filter(key_range)
@@ -94,7 +94,7 @@ class PostgresChecksums:
         key: str | None,
         width: int,
         nul_policy: NulPolicy,
-        key_range: KeyRange | None = None,
+        key_range: KeyRange | KeySet | None = None,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
         sql, params = bucket_checksums_sql(table, columns, key=key, width=width, key_range=key_range)
@@ -105,12 +105,10 @@ class PostgresChecksums:
         table: TableName,
         columns: Sequence[TargetColumn],
         *,
-        key: str,
-        low: int,
-        high: int,
+        key_range: KeyRange | KeySet,
         nul_policy: NulPolicy,
     ) -> dict[Any, str]:
-        """``{key: md5 hex}`` for keys in ``[low, high)``: to name the rows that differ."""
-        where, params = POSTGRES.range_filter(KeyRange(key, low, high))
-        sql = f"SELECT {quote(key)}, md5({canonical_row(columns)}) FROM {qualified(table)}{where}"
+        """``{key: md5 hex}`` for the keys in ``key_range``: to name the rows that differ."""
+        where, params = POSTGRES.range_filter(key_range)
+        sql = f"SELECT {quote(key_range.column)}, md5({canonical_row(columns)}) FROM {qualified(table)}{where}"
         return dict(self.conn.run(sql, **params))
