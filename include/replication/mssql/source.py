@@ -90,14 +90,11 @@ class SqlServerSource(SqlServerChecksums):
                                   f"(ALTER DATABASE {quote(database)} SET ALLOW_SNAPSHOT_ISOLATION ON allows it)")  # fmt: skip
             return
         run(self.conn, "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION")
-        try:
-            (started,) = fetch_all(self.conn, "SELECT CONVERT(varchar(27), SYSUTCDATETIME(), 121)")[0]
-            yield Snapshot(True, f"SQL Server SNAPSHOT isolation, transaction begun {started} UTC")
-        finally:
-            try:
-                run(self.conn, "IF @@TRANCOUNT > 0 COMMIT TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            except Exception:
-                pass  # a broken connection: the server ends the transaction with it
+        (started,) = fetch_all(self.conn, "SELECT CONVERT(varchar(27), SYSUTCDATETIME(), 121)")[0]
+        # On a failure nothing more is sent (a reader may still be mid-result on this connection):
+        # the caller closes it, and the server rolls the read-only transaction back.
+        yield Snapshot(True, f"SQL Server SNAPSHOT isolation, transaction begun {started} UTC")
+        run(self.conn, "IF @@TRANCOUNT > 0 COMMIT TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     def stream_rows(
         self,

@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Generator, Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from include.replication.copy.text_format import decode_rows
@@ -203,24 +204,40 @@ class SqlServerTarget(SqlServerChecksums):
         run(self.conn, f"DBCC CHECKIDENT ('{name}', RESEED, {max(int(highest), 0)}) WITH NO_INFOMSGS")
 
     def shape(self, table: TableName) -> Shape | None:
-        """Columns (type with its length, precision and scale; nullability) in order and the primary key."""
+        """Columns (type with its length, precision and scale; nullability) in order and the primary key.
+
+        Names case-folded: SQL Server compares identifiers without case under the usual collations,
+        and Babelfish's catalog may spell a renamed table's columns in lower case (see ``_catalog_table``).
+        """
         if not self.exists(table):
             return None
         found = self._catalog_table(table)
         columns = tuple(
-            (c.name, f"{c.data_type}({c.char_length},{c.precision},{c.scale})", c.nullable) for c in found.columns
+            (c.name.casefold(), f"{c.data_type}({c.char_length},{c.precision},{c.scale})", c.nullable)
+            for c in found.columns
         )
-        return columns, found.primary_key
+        return columns, tuple(c.casefold() for c in found.primary_key)
 
-    def _catalog_table(self, table: TableName) -> SourceTable:
+    def _catalog_table(self, table: TableName, columns: Sequence[TargetColumn] = ()) -> SourceTable:
         """``table`` as the catalog describes it: the checksums' canonical text depends on each column's type."""
         name = TableName(table.schema, table.name)
         if name not in self._catalog:
             found = {t.name: t for t in catalog.fetch_tables(self.conn, table.schema)}
-            if table.name not in found:
+            # Babelfish keeps a table's pre-sp_rename name in INFORMATION_SCHEMA, so a swapped-in
+            # table is known only by sys.*'s lower-case spelling; identifiers compare without case.
+            folded = {t.casefold(): t for t in found}
+            if table.name not in found and table.name.casefold() not in folded:
                 raise LookupError(f"{table.qualified}: not in the target's catalog")
-            self._catalog[name] = found[table.name]
-        return self._catalog[name]
+            self._catalog[name] = found.get(table.name) or found[folded[table.name.casefold()]]
+        described = self._catalog[name]
+        spelled = {c.name.casefold(): c.name for c in columns}  # the copy's spelling of each column, if it differs
+        if not spelled or all(c.name in spelled.values() for c in described.columns):
+            return described
+        return replace(
+            described,
+            columns=tuple(replace(c, name=spelled.get(c.name.casefold(), c.name)) for c in described.columns),
+            primary_key=tuple(spelled.get(k.casefold(), k) for k in described.primary_key),
+        )
 
     def bucket_checksums(
         self,
@@ -234,14 +251,21 @@ class SqlServerTarget(SqlServerChecksums):
     ) -> dict[int, BucketSum]:
         """As the source computes them, over this copy's own columns."""
         return super().bucket_checksums(
-            self._catalog_table(table), columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
+            self._catalog_table(table, columns),
+            columns,
+            key=key,
+            width=width,
+            nul_policy=nul_policy,
+            key_range=key_range,
         )
 
     def row_hashes(
         self, table: TableName, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
     ) -> dict[Any, str]:
         """As the source computes them, over this copy's own columns."""
-        return super().row_hashes(self._catalog_table(table), columns, key_range=key_range, nul_policy=nul_policy)
+        return super().row_hashes(
+            self._catalog_table(table, columns), columns, key_range=key_range, nul_policy=nul_policy
+        )
 
     def close(self) -> None:
         """Close the connection."""

@@ -50,12 +50,13 @@ class PostgresSource(PostgresChecksums):
             (current,) = self.conn.run("SELECT pg_current_snapshot()::text")[0]
             self.in_snapshot = True
             yield Snapshot(True, f"PostgreSQL snapshot {current} (REPEATABLE READ)")
-        finally:
+        except BaseException:
+            # Nothing more on this connection: a reader thread may still be mid-COPY on it. The
+            # caller closes it, and the server ends the transaction with the session.
             self.in_snapshot = False
-            try:
-                self.conn.run("ROLLBACK")  # read only: nothing to keep
-            except Exception:
-                pass  # a broken connection: the server ends the transaction with it
+            raise
+        self.in_snapshot = False
+        self.conn.run("ROLLBACK")  # read only: nothing to keep
 
     def fetch_tables(self, schema: str) -> list[SourceTable]:
         """Read every base table of ``schema``: columns, primary key, foreign keys, indexes."""
