@@ -3,7 +3,7 @@
 What Astro's hosted deployments do across machines, shown on one machine with the real parts:
 
 1. ``redis-server`` (Debian's package) on 127.0.0.1, a free port, nothing persisted: the Celery broker;
-2. moto's S3 server (``python -m moto.server``) on 127.0.0.1 with one bucket: the staging area, which
+2. moto's S3 server (``.venv/bin/python -m moto.server``) on 127.0.0.1 with one bucket: the staging area, which
    every worker reaches over HTTP as it would reach S3;
 3. Airflow's api-server, scheduler and dag-processor started as ``make airflow`` starts them
    (``localdev.airflow.start``), with ``CeleryExecutor``;
@@ -325,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         urls = {role: postgres.create_database(server, f"scale_out_{role}") for role in ("source", "target", "meta")}
         counts = generate(urls["source"], scale=args.scale, seed=args.seed)
         print(f"Source: {sum(counts.values()):,} rows generated at scale {args.scale} (seed {args.seed})")
+        starting = time.monotonic()
         with running(folder, source_url=urls["source"], target_url=urls["target"], metadata_url=urls["meta"]) as out:
-            print(f"Broker {out.broker_url}; S3 API {out.s3_endpoint}; Airflow {out.airflow.api_url} (CeleryExecutor)")
+            print(f"Broker {out.broker_url}; S3 API {out.s3_endpoint}; Airflow {out.airflow.api_url} (CeleryExecutor); "
+                  f"all up in {time.monotonic() - starting:.0f} s")  # fmt: skip
             for worker in out.workers:
                 print(f"  {worker.name}: airflow celery worker in {worker.folder}")
             result = run_bulk_dag(out, partition_rows=args.partition_rows)
