@@ -32,6 +32,8 @@ PARTITION_ROWS = 20_000
 @pytest.fixture
 def databases(pg_server_url: str) -> Iterator[dict[str, str]]:
     """Source (generated at scale 0.01), empty target and Airflow metadata: three new databases."""
+    require_redis_server()  # before a source is generated for nothing
+    dev_package("moto")
     names = {role: f"scale_out_{role}_{secrets.token_hex(3)}" for role in ("source", "target", "meta")}
     _admin(pg_server_url, [f"CREATE DATABASE {identifier(name)}" for name in names.values()])
     try:
@@ -63,8 +65,6 @@ def require_redis_server() -> None:
 @pytest.mark.slow
 def test_bulk_dag_on_two_celery_workers_with_s3_staging(databases: dict[str, str], tmp_path) -> None:
     """Both workers run tasks, partitions travel through S3 only, every table equals the source."""
-    require_redis_server()
-    dev_package("moto")
     with scale_out.running(
         tmp_path, source_url=databases["source"], target_url=databases["target"], metadata_url=databases["meta"]
     ) as cluster:

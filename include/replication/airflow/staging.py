@@ -68,7 +68,7 @@ def refuse_unshared_staging(params: Mapping[str, Any], *, task_executor: str | N
     """
     if "staging_url" not in params:
         return
-    from airflow.sdk import conf
+    from airflow.sdk import conf  # the configuration where the task runs (airflow.cfg, AIRFLOW__*)
 
     executor = executor_class(conf.get("core", "executor", fallback="LocalExecutor"), task_executor)
     reason = unshared_staging(params["staging_url"] or "", executor)
