@@ -32,11 +32,10 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from localdev import airflow as local_airflow
 from localdev import postgres
@@ -49,7 +48,7 @@ SHIPPED = ("dags", "include")  # what each worker gets its own copy of (an image
 BUCKET = "replication-staging"
 S3_CONN_ID = "scale_out_s3"  # an Airflow connection to the local S3 API; staging_url names it
 SERVER_NAME = "scale-out"  # the throwaway PostgreSQL of `make scale-out`
-START_TIMEOUT_S = 60  # one service (redis, moto, a worker) from launch to ready
+START_TIMEOUT_S = 120  # one service (redis, moto, a worker) from launch to ready, on a busy machine
 RUN_TIMEOUT_S = 600
 DEFAULT_PARTITION_ROWS = 20_000  # scale 0.01: ~13 partitions, enough to keep both workers busy
 STOP_TIMEOUT_S = 30
@@ -57,12 +56,12 @@ STOP_TIMEOUT_S = 30
 
 @dataclass(frozen=True)
 class Worker:
-    """One ``airflow celery worker``: its folder (cwd), Airflow home, process group and log."""
+    """One ``airflow celery worker``: its folder (cwd), Airflow home, process (a group leader) and log."""
 
     name: str
     folder: Path
     home: Path
-    pid: int
+    process: subprocess.Popen
     log: Path
 
 
@@ -97,22 +96,15 @@ def running(
         redis_binary = redis_server()
         if not redis_binary:
             raise RuntimeError("redis-server is not installed: apt-get install redis-server")
-        stack.enter_context(
-            _service(
-                [redis_binary, "--port", str(broker_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                folder / "redis",
-                ready=lambda: _redis_ping(broker_port),
-            )
-        )
+        redis_folder = folder / "redis"
+        broker = [redis_binary, "--port", str(broker_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = stack.enter_context(_service(broker, redis_folder))
+        _wait_until(lambda: _redis_ping(broker_port), process, redis_folder / "service.log")
         s3_endpoint = f"http://127.0.0.1:{s3_port}"
         s3_log = folder / "s3" / "service.log"
-        stack.enter_context(
-            _service(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
-                folder / "s3",
-                ready=lambda: _http_ok(f"{s3_endpoint}/moto-api/"),
-            )
-        )
+        s3_server = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)]
+        process = stack.enter_context(_service(s3_server, folder / "s3"))
+        _wait_until(lambda: _http_ok(f"{s3_endpoint}/moto-api/"), process, s3_log)
         _create_bucket(s3_endpoint, BUCKET)
 
         shared_env = {
@@ -134,12 +126,8 @@ def running(
             ),
             **(extra_env or {}),
         }
-        home = folder / "scheduler"
-        airflow = local_airflow.start(
-            home=home, source_url=source_url, target_url=target_url, metadata_url=metadata_url, extra_env=shared_env
-        )
-        stack.callback(local_airflow.stop, home)
-        api_port = urlsplit(airflow.api_url).port
+        # The workers boot (half a minute each on a busy laptop) while Airflow migrates and starts.
+        api_port = _free_port()
         workers = []
         for name in WORKERS:
             env = (
@@ -154,6 +142,18 @@ def running(
                 | shared_env
             )
             workers.append(stack.enter_context(_worker(name, folder / name, env)))
+        home = folder / "scheduler"
+        airflow = local_airflow.start(
+            home=home,
+            source_url=source_url,
+            target_url=target_url,
+            metadata_url=metadata_url,
+            port=api_port,
+            extra_env=shared_env,
+        )
+        stack.callback(local_airflow.stop, home)
+        for worker in workers:
+            _wait_until(lambda w=worker: _worker_ready(w), worker.process, worker.log)
         yield ScaleOut(
             airflow=airflow,
             workers=tuple(workers),
@@ -175,15 +175,21 @@ def _worker(name: str, folder: Path, env: dict[str, str]) -> Generator[Worker, N
     command = [sys.executable, "-m", "airflow", "celery", "worker"]
     command += ["--concurrency", str(WORKER_CONCURRENCY), "--celery-hostname", f"{name}@%h"]
     log = folder / "worker.log"
-    with _service(
-        command, folder, env=env, log=log, ready=lambda: f"{name}@" in _read(log) and " ready." in _read(log)
-    ) as process:
-        yield Worker(name=name, folder=folder, home=home, pid=process.pid, log=log)
+    with _service(command, folder, env=env, log=log) as process:
+        yield Worker(name=name, folder=folder, home=home, process=process, log=log)
+
+
+def _worker_ready(worker: Worker) -> bool:
+    """Celery logs ``<name>@<host> ready.`` once the worker consumes from the broker."""
+    log = _read(worker.log)
+    return f"{worker.name}@" in log and " ready." in log
 
 
 @contextmanager
-def _service(command: list[str], folder: Path, *, ready, env: dict[str, str] | None = None, log: Path | None = None):
-    """Run ``command`` in ``folder`` (its own process group) until the block ends; wait until ``ready()``."""
+def _service(
+    command: list[str], folder: Path, *, env: dict[str, str] | None = None, log: Path | None = None
+) -> Generator[subprocess.Popen, None, None]:
+    """Run ``command`` in ``folder``, in its own process group, until the block ends."""
     folder.mkdir(parents=True, exist_ok=True)
     log = log or folder / "service.log"
     with log.open("ab") as out:
@@ -197,16 +203,20 @@ def _service(command: list[str], folder: Path, *, ready, env: dict[str, str] | N
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready():
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited ({process.returncode}) at start-up:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{' '.join(command[:4])} not ready after {START_TIMEOUT_S} s:\n{_tail(log)}")
-            time.sleep(0.5)
         yield process
     finally:
         _stop(process)
+
+
+def _wait_until(ready: Callable[[], bool], process: subprocess.Popen, log: Path) -> None:
+    """Wait until ``ready()``; fail with the log's tail if the process exits or takes too long."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited ({process.returncode}) at start-up:\n{_tail(log)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{' '.join(process.args[:5])} not ready after {START_TIMEOUT_S} s:\n{_tail(log)}")
+        time.sleep(0.5)
 
 
 def _stop(process: subprocess.Popen) -> None:
