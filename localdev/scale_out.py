@@ -50,7 +50,7 @@ S3_CONN_ID = "scale_out_s3"  # an Airflow connection to the local S3 API; stagin
 SERVER_NAME = "scale-out"  # the throwaway PostgreSQL of `make scale-out`
 START_TIMEOUT_S = 120  # one service (redis, moto, a worker) from launch to ready, on a busy machine
 RUN_TIMEOUT_S = 600
-DEFAULT_PARTITION_ROWS = 20_000  # scale 0.01: ~13 partitions, enough to keep both workers busy
+DEFAULT_PARTITION_ROWS = 20_000  # scale 0.01: 16 partitions (Votes 6), enough to keep both workers busy
 STOP_TIMEOUT_S = 30
 
 

@@ -19,6 +19,6 @@ def test_local_staging_under_celery_fails_discovery_without_retries(
     attempts = task_attempts(run)
     assert attempts["discover_tables"] == ("failed", 1), attempts
     log = "".join(capfd.readouterr())
-    assert "is a path on one machine, but CeleryExecutor may extract a partition on one worker" in log
+    assert "is on one machine's disk, but CeleryExecutor may extract a partition on one worker" in log
     assert "set staging_url to storage every worker reaches, e.g. s3://bucket/prefix" in log
     assert table_names(target_database) == []

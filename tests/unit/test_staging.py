@@ -50,7 +50,10 @@ def test_local_staging_serves_one_machine(url):
 def test_the_configured_executor_decides(monkeypatch):
     """Read from Airflow's configuration (here its environment variable), as on a worker."""
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
-    with pytest.raises(SettingsError, match="staging_url is empty .* CeleryExecutor may extract"):
+    with pytest.raises(
+        SettingsError,
+        match=r"the default staging_url \(a folder under \$AIRFLOW_HOME\) is on one machine's disk, but CeleryExecutor",
+    ):
         refuse_unshared_staging({"staging_url": ""})
     refuse_unshared_staging({"staging_url": "s3://bucket/staging"})
     refuse_unshared_staging({})  # the streaming DAG stages nothing

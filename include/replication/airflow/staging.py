@@ -48,9 +48,9 @@ def unshared_staging(staging_url: str, executor: str) -> str | None:
     scheme = urlsplit(staging_url).scheme.lower()
     if scheme not in LOCAL_SCHEMES and not _drive_letter(staging_url):
         return None
-    where = f"staging_url {staging_url!r}" if staging_url else "staging_url is empty (a folder under $AIRFLOW_HOME):"
+    where = f"staging_url {staging_url!r}" if staging_url else "the default staging_url (a folder under $AIRFLOW_HOME)"
     return (
-        f"{where} is a path on one machine, but {executor} may extract a partition on one worker and load "
+        f"{where} is on one machine's disk, but {executor} may extract a partition on one worker and load "
         f"it on another, which cannot read it; set staging_url to storage every worker reaches, "
         f"e.g. {SHARED_EXAMPLES}"
     )
