@@ -15,14 +15,14 @@ PYTHON_CANDIDATES := python3 $(addprefix python,$(SUPPORTED_PYTHONS))
 IS_SUPPORTED := 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 14))'
 PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c $(IS_SUPPORTED) >/dev/null 2>&1 && echo $(p))))
 
-.PHONY: help venv demo airflow airflow-stop test test-image-deps lint lock pg-start pg-stop pg-url clean bench
+.PHONY: help venv demo airflow airflow-stop scale-out test test-image-deps lint lock pg-start pg-stop pg-url clean bench
 
 help: ## List the targets (this text)
 	@echo "Usage: make TARGET [VARIABLE=value ...]   (the local path: no Docker, nothing outside this folder)"
 	@echo
 	@awk -F ':.*## ' '/^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: SCALE=$(SCALE) (source size, 1.0 = StackOverflow2010), SEED=$(SEED), KEEP=1 (demo),"
+	@echo "Variables: SCALE=$(SCALE) (source size, 1.0 = StackOverflow2010), SEED=$(SEED), KEEP=1 (demo, scale-out),"
 	@echo "  DETACH=1 / REGENERATE=1 (airflow), PYTEST_ARGS, REPEAT/BENCH_ARGS (bench), PYTHON (interpreter for .venv)"
 
 venv: $(STAMP) ## Create .venv from the locked requirements (every other target does it first)
@@ -49,6 +49,13 @@ airflow: venv ## A real Airflow (UI and REST API on 127.0.0.1) (DETACH=1: in the
 
 airflow-stop: venv ## Stop what `make airflow` started (Airflow and its PostgreSQL)
 	$(PY) -m localdev.airflow stop
+
+# What Astro's hosted executors do across machines, on this one: Debian's redis-server as the Celery
+# broker (installed here when missing and we may use apt-get), moto's S3 API for staging, two Celery
+# workers each in its own folder. Prints what each worker ran and a verification of every table.
+scale-out: venv ## The bulk DAG on CeleryExecutor: two workers sharing no folder, staging on a local S3 API
+	command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server; } || { echo "install redis-server (apt-get install redis-server)"; exit 1; }
+	$(PY) -m localdev.scale_out --scale $(SCALE) --seed $(SEED) $(if $(KEEP),--keep)
 
 # Needs pgloader on PATH (Debian's package; installed here when missing and we may use apt-get).
 REPEAT ?= 3

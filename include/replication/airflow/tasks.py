@@ -23,6 +23,7 @@ from include.replication.airflow.connections import (
     open_source,
     open_target,
 )
+from include.replication.airflow.staging import refuse_unshared_staging
 from include.replication.interfaces import Source, Target
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
 from include.replication.load import replicate_table
@@ -95,6 +96,7 @@ def discover_tables() -> dict[str, Any]:
     with failing_checks():
         context = get_current_context()
         reject_unknown_params(context["dag_run"].conf or {}, declared=context["dag"].params.keys())
+        refuse_unshared_staging(context["params"], task_executor=context["task"].executor)
         settings = ReplicationSettings.from_params(context["params"])
         target_engine = engine_of(settings.target_conn_id)
         source = open_source(settings.source_conn_id, read_mode=settings.source_read_mode, target_engine=target_engine)
