@@ -14,6 +14,7 @@ from include.replication.airflow.lineage import report_lineage, source_and_targe
 from include.replication.models import SourceColumn, SourceTable, TableName
 from include.replication.plan import ReplicationPlan
 from include.replication.settings import ReplicationSettings
+from tests.conftest import PROJECT_DIR
 
 POSTS = SourceTable("dbo", "Posts", (SourceColumn("Id", "int", False),), ("Id",))
 
@@ -127,6 +128,12 @@ def test_a_lineage_failure_never_fails_the_copy(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="include.replication.airflow.lineage"):
         report_lineage(plan("mssql", "postgres"), "Posts")
     assert "Posts: lineage not reported" in caplog.text
+
+
+def test_nothing_imports_the_openlineage_provider():
+    """Where the provider is not installed nothing fails to import: only Airflow's own collector is used."""
+    for path in [*(PROJECT_DIR / "include").rglob("*.py"), *(PROJECT_DIR / "dags").glob("*.py")]:
+        assert "airflow.providers.openlineage" not in path.read_text(), path
 
 
 def test_without_a_lineage_reader_nothing_is_collected(connections):
