@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from pg8000.native import identifier
+from pg8000.native import identifier, literal
 
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
@@ -91,6 +91,26 @@ def test_table_task_reports_source_as_input_and_target_as_output(airflow_db, fre
     complete = task_event(read_events(tmp_path), "replicate_Users", "COMPLETE")
     assert datasets(complete, "inputs") == [dataset_of(fresh_database, "public", "Users")]
     assert datasets(complete, "outputs") == [dataset_of(target_database, "public", "Users")]
+
+
+def test_a_failed_table_task_names_its_tables_too(airflow_db, pg_server_url, fresh_database, target_database, tmp_path):
+    """The target login may not create tables: Users fails, and its FAIL event still names both tables."""
+    generate(fresh_database, scale=0.001, seed=4)
+    role, password = f"so_no_create_{secrets.token_hex(3)}", secrets.token_hex(8)
+    admin = connect(pg_server_url)
+    admin.run(f"CREATE ROLE {identifier(role)} LOGIN PASSWORD {literal(password)}")  # PG 15+: no CREATE on public
+    try:
+        parts = urlsplit(target_database)
+        as_role = parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}").geturl()
+        run = run_with_openlineage(STREAMING_DAG_ID, fresh_database, as_role, tmp_path, tables=["Users"])
+    finally:
+        admin.run(f"DROP ROLE IF EXISTS {identifier(role)}")
+        admin.close()
+    assert run["tasks"]["users.replicate_Users"] == "failed", run["tasks"]
+
+    failed = task_event(read_events(tmp_path), "replicate_Users", "FAIL")
+    assert datasets(failed, "inputs") == [dataset_of(fresh_database, "public", "Users")]
+    assert datasets(failed, "outputs") == [dataset_of(target_database, "public", "Users")]
 
 
 @pytest.mark.slow
