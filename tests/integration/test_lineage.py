@@ -11,12 +11,7 @@ copies one table, and the real scheduler, a process per task, shows every table 
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,61 +20,20 @@ from pg8000.native import identifier, literal
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import airflow as local_airflow
-from tests.conftest import PROJECT_DIR, database_url
+from tests.conftest import database_url
+from tests.integration.lineage_helpers import (
+    dataset_of,
+    datasets,
+    openlineage_env,
+    read_events,
+    run_with_openlineage,
+    task_event,
+)
 from tests.integration.replication_helpers import NINE
 
 STREAMING_DAG_ID = "replicate_stackoverflow_to_postgres_parallel"
 BULK_DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
 BULK_TABLES = ("Users", "Badges")
-
-# Runs the DAG in the child; prints the run's state and task states as its last line.
-CHILD = """
-import json, sys
-from tests.integration.replication_helpers import run_dag, task_states
-run = run_dag(sys.argv[1], sys.argv[2], sys.argv[3], **json.loads(sys.argv[4]))
-print(json.dumps({"state": str(run.state), "tasks": task_states(run)}))
-"""
-
-
-def openlineage_env(events: Path) -> dict[str, str]:
-    """OpenLineage on, as a deployment turns it on: the file transport, one JSON file per event under ``events``."""
-    transport = {"type": "file", "log_file_path": str(events / "event"), "append": False}
-    return {
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
-        "AIRFLOW__OPENLINEAGE__NAMESPACE": "replication-tests",
-    }
-
-
-def run_with_openlineage(dag_id: str, source: str, target: str, events: Path, **conf) -> dict:
-    """Run ``dag_id`` with ``dag.test()`` in a child process with OpenLineage on; return its state and task states."""
-    env = os.environ | openlineage_env(events)
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, dag_id, source, target, json.dumps(conf)],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-5000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def read_events(folder: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(folder.iterdir())]
-
-
-def task_event(events: list[dict], task_id: str, event_type: str) -> dict:
-    """The one ``event_type`` event of the task whose id ends in ``task_id``."""
-    found = [e for e in events if e.get("eventType") == event_type and e["job"]["name"].endswith(f".{task_id}")]
-    assert len(found) == 1, [(e.get("eventType"), e["job"]["name"]) for e in events]
-    return found[0]
-
-
-def datasets(event: dict, side: str) -> list[tuple[str, str]]:
-    return [(d["namespace"], d["name"]) for d in event.get(side, [])]
-
-
-def dataset_of(url: str, schema: str, table: str) -> tuple[str, str]:
-    """(namespace, name) of a table by the OpenLineage naming spec, for a PostgreSQL URL."""
-    parts = urlsplit(url)
-    return f"postgres://{parts.hostname}:{parts.port or 5432}", f"{parts.path.lstrip('/')}.{schema}.{table}"
 
 
 def test_table_task_reports_source_as_input_and_target_as_output(airflow_db, fresh_database, target_database, tmp_path):
