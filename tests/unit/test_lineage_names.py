@@ -88,6 +88,13 @@ def test_source_and_target_become_the_specs_datasets(connections, source, target
     assert [openlineage_dataset(uri) for uri in uris] == expected
 
 
+def test_a_connection_without_host_or_port_is_named_as_the_driver_connects():
+    from airflow.sdk import Connection
+
+    conn = Connection(conn_id="c", conn_type="postgres", schema="replica")
+    assert table_uri(conn, "postgres", TableName("public", "Posts")) == "postgres://localhost:5432/replica/public/Posts"
+
+
 def test_target_schema_param_names_the_output(connections):
     connections("mssql://sa:pw@sql:1433/so", "postgresql://u:pw@pg:5432/replica")
     _, target = source_and_target_uris(plan("mssql", "postgres", target_schema="stackoverflow"), "Posts")

@@ -27,13 +27,15 @@ DEFAULT_PORTS = {"postgres": 5432, "mssql": 1433}
 def table_uri(conn: Any, engine: str, table: TableName, *, literal_names: bool = False) -> str:
     """The asset URI of ``table`` in the database of Airflow connection ``conn`` (``engine``: postgres or mssql).
 
+    A connection without host or port gets the drivers' defaults (localhost, the engine's port).
     Names are percent-encoded, as a URI needs. ``literal_names`` encodes only what would split
     the path (``% / ? #``): the providers' converters do not decode, and OpenLineage names a
     table ``Post History``, not ``Post%20History``, so other producers' events meet ours.
     """
     encode = _path_breakers if literal_names else _reserved
     path = "/".join(encode(part) for part in (conn.schema or "", table.schema, table.name))
-    return f"{engine}://{conn.host}:{conn.port or DEFAULT_PORTS[engine]}/{path}"
+    host = conn.host or "localhost"  # what the drivers connect to when the connection names no host
+    return f"{engine}://{host}:{conn.port or DEFAULT_PORTS[engine]}/{path}"
 
 
 def _reserved(part: str) -> str:
