@@ -11,7 +11,9 @@ copies one table, and the real scheduler, a process per task, shows every table 
 
 from __future__ import annotations
 
+import json
 import secrets
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -65,6 +67,27 @@ def test_a_failed_table_task_names_its_tables_too(airflow_db, pg_server_url, fre
     failed = task_event(read_events(tmp_path), "replicate_Users", "FAIL")
     assert datasets(failed, "inputs") == [dataset_of(fresh_database, "public", "Users")]
     assert datasets(failed, "outputs") == [dataset_of(target_database, "public", "Users")]
+
+
+def test_a_lineage_backend_that_is_down_does_not_fail_the_copy(airflow_db, fresh_database, target_database, tmp_path):
+    """HTTP transport to a closed port: every event fails to send, the run succeeds.
+
+    Without retries, so each failure is immediate: with the transport's default five, each event
+    waits about 9 s, capped by ``[openlineage] execution_timeout`` (TESTING_RESULTS.md).
+    """
+    generate(fresh_database, scale=0.001, seed=5)
+    down = {"type": "http", "url": f"http://127.0.0.1:{closed_port()}", "retry": {"total": 0}}
+    run = run_with_openlineage(STREAMING_DAG_ID, fresh_database, target_database, tmp_path,
+                               extra_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(down)}, tables=["Users"])  # fmt: skip
+    assert run["state"] == "success", run["tasks"]
+    assert run["tasks"]["users.replicate_Users"] == "success"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
