@@ -20,6 +20,7 @@ from airflow.sdk import ObjectStoragePath, get_current_context, task
 
 from include.replication import load
 from include.replication.airflow.connections import open_source, open_target
+from include.replication.airflow.lineage import report_lineage
 from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, connected, emit_asset, failing_checks
 from include.replication.copy.spool import CHUNK_BYTES
 from include.replication.partitions import Partition, plan_table
@@ -150,6 +151,7 @@ def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run = ReplicationPlan.from_dict(plan)
     job = run.job(table_name)
+    report_lineage(run, table_name)
     phases = load.Phases()
     with failing_checks(), connected(run) as (source, target):
         verification, recopied, snapshot = load.swap_in_staged(

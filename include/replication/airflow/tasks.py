@@ -11,7 +11,6 @@ import logging
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote as quote_url
 
 from airflow.sdk import Asset, AssetAlias, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -23,6 +22,7 @@ from include.replication.airflow.connections import (
     open_source,
     open_target,
 )
+from include.replication.airflow.lineage import report_lineage, table_uri
 from include.replication.airflow.staging import refuse_unshared_staging
 from include.replication.interfaces import Source, Target
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
@@ -158,6 +158,7 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     if table_name not in run.tables:
         raise AirflowSkipException(f"{table_name} is not selected or not in source schema {run.source_schema!r}")
     job = run.job(table_name)
+    report_lineage(run, table_name)
     with failing_checks(), connected(run) as (source, target):
         report = replicate_table(job, source=source, target=target, on_progress=log.info)
     stats = report.stats
@@ -172,19 +173,13 @@ def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     return report.to_dict()
 
 
-DEFAULT_PORTS = {"postgres": 5432, "mssql": 1433}
-
-
 def emit_asset(run: ReplicationPlan, table: str) -> None:
     """Record the target table as an Asset (through the alias: names are known only at run time).
 
     ``postgres://host:port/database/schema/table`` or ``mssql://host:port/database/schema/table``.
     """
     settings = run.settings
-    target = get_connection(settings.target_conn_id)
-    path = "/".join(quote_url(part, safe="") for part in (target.schema or "", settings.target_schema, table))
-    port = target.port or DEFAULT_PORTS[run.target_engine]
-    uri = f"{run.target_engine}://{target.host}:{port}/{path}"
+    uri = table_uri(get_connection(settings.target_conn_id), run.target_engine, run.job(table).target)
     get_current_context()["outlet_events"][REPLICATED_TABLES].add(
         Asset(uri=uri, name=f"{settings.target_schema}.{table}")
     )
