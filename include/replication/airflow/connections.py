@@ -15,6 +15,7 @@ from include.replication.interfaces import LoginRejected, Source, Target
 from include.replication.postgres.connect import connect_postgres
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
+from include.replication.postgres.tls import TlsRejected
 from include.replication.settings import ReadMode
 
 POSTGRES_TYPES = ("postgres", "postgresql")
@@ -78,8 +79,7 @@ def open_target(conn_id: str, *, engine: str = "postgres") -> Target:
 
 
 def open_postgres(conn: Any) -> Any:
-    """A pg8000 connection from an Airflow connection (extras: ``timeout``, ``sslmode``)."""
-    extra = conn.extra_dejson
+    """A pg8000 connection from an Airflow connection; extras as libpq's parameters (sslmode, sslrootcert, ...)."""
     with refusals_named(conn):
         return connect_postgres(
             host=conn.host or "localhost",
@@ -87,8 +87,7 @@ def open_postgres(conn: Any) -> Any:
             user=conn.login or "postgres",
             password=conn.password,
             database=database_of(conn, "postgresql://user:password@host:5432/mydb"),
-            timeout=extra.get("timeout"),
-            sslmode=extra.get("sslmode"),
+            options=conn.extra_dejson,
         )
 
 
@@ -122,6 +121,10 @@ def refusals_named(conn: Any) -> Generator[None, None, None]:
     """Name the connection in connect errors; a refused login or database is configuration (no retry)."""
     try:
         yield
+    except TlsRejected as exc:
+        raise ConnectionConfigError(
+            f"{exc} (connection {conn.conn_id!r}): check its sslmode, sslrootcert, sslcert and sslkey extras"
+        ) from exc
     except LoginRejected as exc:
         raise ConnectionConfigError(
             f"{exc} (connection {conn.conn_id!r}): check its login, password and database"
