@@ -15,7 +15,6 @@ from include.replication.interfaces import LoginRejected, Source, Target
 from include.replication.postgres.connect import connect_postgres
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
-from include.replication.postgres.tls import TlsRejected
 from include.replication.settings import ReadMode
 
 POSTGRES_TYPES = ("postgres", "postgresql")
@@ -121,13 +120,8 @@ def refusals_named(conn: Any) -> Generator[None, None, None]:
     """Name the connection in connect errors; a refused login or database is configuration (no retry)."""
     try:
         yield
-    except TlsRejected as exc:
-        raise ConnectionConfigError(
-            f"{exc} (connection {conn.conn_id!r}): check its sslmode, sslrootcert, sslcert and sslkey extras"
-        ) from exc
-    except LoginRejected as exc:
-        raise ConnectionConfigError(
-            f"{exc} (connection {conn.conn_id!r}): check its login, password and database"
-        ) from exc
+    except LoginRejected as exc:  # TLS and encryption refusals carry their own hint
+        hint = getattr(exc, "hint", "check its login, password and database")
+        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r}): {hint}") from exc
     except ConnectionError as exc:  # refused, timed out, dropped: may pass, so the task may retry
         raise ConnectionError(f"{exc} (connection {conn.conn_id!r})") from exc

@@ -38,6 +38,8 @@ class TlsSettingsError(ValueError):
 class TlsRejected(LoginRejected):
     """The TLS handshake failed on verification (server certificate, or ours refused): configuration, no retry."""
 
+    hint = "check its sslmode, sslrootcert, sslcert and sslkey extras"
+
 
 def ssl_context(options: Mapping[str, Any]) -> ssl.SSLContext | bool | None:
     """pg8000's ``ssl_context`` for libpq-style ``options``: False (no TLS), None (TLS if offered) or a context."""
