@@ -23,6 +23,7 @@ from include.replication.airflow.connections import (
     open_source,
     open_target,
 )
+from include.replication.airflow.limits import SOURCE_POOL
 from include.replication.interfaces import Source, Target
 from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
 from include.replication.load import replicate_table
@@ -135,7 +136,7 @@ def list_other_tables(plan: dict[str, Any], level: int) -> list[str]:
     return ReplicationPlan.from_dict(plan).other_tables(level)
 
 
-@task(multiple_outputs=False, trigger_rule="none_failed", outlets=[REPLICATED_TABLES])
+@task(multiple_outputs=False, trigger_rule="none_failed", outlets=[REPLICATED_TABLES], pool=SOURCE_POOL)
 def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Copy one table into the target, verify it and swap it in; return its run-summary row.
 
