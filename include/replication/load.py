@@ -90,6 +90,7 @@ def replicate_table(
     load = _append if job.settings.load_mode == LoadMode.APPEND else _replace
     phases = Phases()
     with target.transaction():
+        target.claim(job.target)  # another run writing this table on this target: wait for it
         read, stream, verification = load(job, source, target, on_progress, phases)
     return TableReport(_stats(job, read, stream, started, phases), verification)
 
@@ -183,7 +184,7 @@ def prove_and_swap(
 def prepare_staging(job: TableJob, *, target: Target) -> TableName:
     """Bulk: an empty staging table with the primary key, committed; partitions load into it."""
     with target.transaction():
-        staging = target.staging_table(job.target)
+        staging = target.staging_table(job.target, bulk=True)
         target.create_table(staging, job.columns, replace=True)
         if job.table.primary_key:
             target.add_primary_key(staging, job.table.primary_key)
@@ -201,7 +202,7 @@ def load_partition(
     job: TableJob, partition: Partition, *, target: Target, chunks: Iterable[bytes], expected_rows: int
 ) -> int:
     """Bulk: replace the partition's key range in the staging table with the staged rows, in one transaction."""
-    staging = target.staging_table(job.target)
+    staging = target.staging_table(job.target, bulk=True)
     with target.transaction():
         target.clear_range(staging, partition.key_range())
         loaded = target.copy_in(staging, job.columns, chunks, fresh=False)
@@ -215,7 +216,8 @@ def load_partition(
 def swap_in_staged(job: TableJob, *, source: Source, target: Target, phases: Phases | None = None) -> TableVerification:
     """Bulk: verify the fully loaded staging table against the source and swap it in, in one transaction."""
     with target.transaction():
-        staging = target.staging_table(job.target)
+        target.claim(job.target)
+        staging = target.staging_table(job.target, bulk=True)
         return prove_and_swap(job, source=source, target=target, staging=staging, phases=phases)
 
 
