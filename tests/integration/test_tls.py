@@ -155,18 +155,20 @@ def define(monkeypatch, conn_id: str, server, *, host: str = "127.0.0.1", login:
     )
 
 
-def tls_in_use(target) -> bool:
-    return target.conn.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0][0]
+def session(conn_id: str) -> tuple[bool, str]:
+    """Open the connection as the DAGs do; return (whether it is encrypted, the role logged in)."""
+    target = open_target(conn_id)
+    try:
+        row = target.conn.run("SELECT ssl, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0]
+        return row[0], row[1]
+    finally:
+        target.close()
 
 
 def test_verify_full_with_the_servers_ca_connects_encrypted(tls_server, monkeypatch):
     server, paths = tls_server
     define(monkeypatch, "tls_ok", server, host="localhost", sslmode="verify-full", sslrootcert=paths["ca"])
-    target = open_target("tls_ok")
-    try:
-        assert tls_in_use(target)
-    finally:
-        target.close()
+    assert session("tls_ok") == (True, "postgres")
 
 
 def test_a_wrong_ca_fails_in_one_line_naming_the_connection(tls_server, monkeypatch):
@@ -187,11 +189,7 @@ def test_verify_full_checks_the_host_name_and_verify_ca_does_not(tls_server, mon
     with pytest.raises(ConnectionConfigError, match="127.0.0.1"):
         open_target("tls_by_ip")
     define(monkeypatch, "tls_ca_only", server, sslmode="verify-ca", sslrootcert=paths["ca"])
-    target = open_target("tls_ca_only")
-    try:
-        assert tls_in_use(target)
-    finally:
-        target.close()
+    assert session("tls_ca_only") == (True, "postgres")
 
 
 def test_require_with_a_root_certificate_verifies_as_libpq_does(tls_server, monkeypatch):
@@ -207,11 +205,7 @@ def test_client_certificate_authenticates_without_a_password(tls_server, monkeyp
     cert, key = paths["client"]
     define(monkeypatch, "tls_cert", server, login=CERT_USER, host="localhost", sslmode="verify-full",
            sslrootcert=paths["ca"], sslcert=cert, sslkey=key)  # fmt: skip
-    target = open_target("tls_cert")
-    try:
-        assert target.conn.run("SELECT current_user")[0][0] == CERT_USER and tls_in_use(target)
-    finally:
-        target.close()
+    assert session("tls_cert") == (True, CERT_USER)
 
 
 def test_cert_login_without_a_certificate_is_refused_without_retry(tls_server, monkeypatch):
@@ -225,12 +219,8 @@ def test_sslmode_disable_never_encrypts_and_the_default_prefers_tls(tls_server, 
     server, _ = tls_server
     define(monkeypatch, "tls_off", server, sslmode="disable")
     define(monkeypatch, "tls_default", server)
-    for conn_id, encrypted in (("tls_off", False), ("tls_default", True)):
-        target = open_target(conn_id)
-        try:
-            assert tls_in_use(target) is encrypted, conn_id
-        finally:
-            target.close()
+    assert session("tls_off") == (False, "postgres")
+    assert session("tls_default") == (True, "postgres")
 
 
 def test_a_missing_certificate_file_is_named(tls_server, monkeypatch):

@@ -101,12 +101,13 @@ def tcp_socket(host: str, port: int, options: Mapping[str, Any] | None = None) -
     options = options or {}
     sock = socket.create_connection((host, port), float(options.get("connect_timeout") or CONNECT_TIMEOUT_S))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if str(options.get("keepalives", "1")) != "0":  # libpq: keepalives=0 turns them off
+    keepalive = str(options.get("keepalives", "1")) != "0"  # libpq: keepalives=0 turns them off
+    if keepalive:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, option in _SOCKET_OPTIONS.items():
-            value = options.get(name, KEEPALIVE.get(name))
-            if option is not None and value is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, option, int(value))
+    for name, option in _SOCKET_OPTIONS.items():
+        value = options.get(name, KEEPALIVE.get(name))
+        if option is not None and value is not None and (keepalive or name == "tcp_user_timeout"):
+            sock.setsockopt(socket.IPPROTO_TCP, option, int(value))
     # no read timeout unless asked for: it would also cut long COPYs and index builds
     sock.settimeout(float(options["timeout"]) if options.get("timeout") else None)
     return sock
