@@ -104,6 +104,11 @@ def connect_mssql(
         where = f"SQL Server {host}:{port} database {database!r} as {user!r}"
         if rejected(exc):
             raise LoginRejected(f"{where}: the server refused the login or the database") from exc
+        if encryption in ("require", "strict"):  # FreeTDS says only "connection failed": name the likelier cause
+            raise ConnectionError(
+                f"cannot connect to {where} with encryption={encryption}: the server may not offer TLS "
+                "(or is unreachable)"
+            ) from exc
         raise ConnectionError(f"cannot connect to {where}") from exc
 
 
