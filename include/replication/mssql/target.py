@@ -122,10 +122,12 @@ class SqlServerTarget(SqlServerChecksums):
         """Hold ``table`` against other runs until this transaction ends: an exclusive application lock on its name.
 
         ``sp_getapplock`` waits for a holder without a limit (the task's execution_timeout is the limit).
+        The database is part of the name: Babelfish keeps every T-SQL database in one PostgreSQL database.
         """
-        run(self.conn, "DECLARE @r int; EXEC @r = sp_getapplock @Resource = %s, @LockMode = 'Exclusive', "
-            "@LockOwner = 'Transaction', @LockTimeout = -1; IF @r < 0 THROW 50000, 'sp_getapplock failed', 1",
-            (f"{APPLICATION_NAME}:{table.qualified}",))  # fmt: skip
+        run(self.conn, "DECLARE @r int, @name nvarchar(255) = CONCAT(%s, DB_NAME(), N'.', %s); "
+            "EXEC @r = sp_getapplock @Resource = @name, @LockMode = 'Exclusive', @LockOwner = 'Transaction', "
+            "@LockTimeout = -1; IF @r < 0 THROW 50000, 'sp_getapplock failed', 1",
+            (f"{APPLICATION_NAME}:", table.qualified))  # fmt: skip
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """``CREATE TABLE``, after dropping ``table`` when ``replace``."""
