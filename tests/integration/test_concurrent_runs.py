@@ -111,10 +111,15 @@ def start_dag_process(dag_id: str, source: str, target: str, conf: dict, *, home
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "PYTHONPATH": str(PROJECT_DIR),
     }
-    script = (
+    script = (  # run_dag's steps, parsing only this DAG's file: two processes start on two loaded cores
         "import json, sys\n"
-        "from tests.integration.replication_helpers import run_dag, task_states\n"
-        "run = run_dag(sys.argv[1], sys.argv[2], sys.argv[3], **json.loads(sys.argv[4]))\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from tests.integration.replication_helpers import DAGS_DIR, airflow_connections, task_states\n"
+        "dag = DagBag(str(DAGS_DIR / (sys.argv[1] + '.py'))).get_dag(sys.argv[1])\n"
+        "for task in dag.tasks:\n"
+        "    task.retries = 0\n"
+        "with airflow_connections(sys.argv[2], sys.argv[3]):\n"
+        "    run = dag.test(run_conf=json.loads(sys.argv[4]))\n"
         "print('RESULT ' + json.dumps({'state': str(run.state), 'tasks': task_states(run)}), flush=True)\n"
     )
     with out.open("wb") as sink:
