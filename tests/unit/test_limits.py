@@ -53,3 +53,15 @@ def test_scale_timeout_sets_the_running_tasks_timeout_and_leaves_others():
     planning = SimpleNamespace(op_kwargs={}, execution_timeout=limits.DEFAULT_TIMEOUT)
     limits.scale_timeout({"task": planning})
     assert planning.execution_timeout == limits.DEFAULT_TIMEOUT
+
+
+def test_positional_arguments_count_too():
+    """The bulk DAG passes ``extract_partition(partition, plan)`` positionally: op_args, not op_kwargs."""
+
+    def extract_partition(partition, plan):
+        return None
+
+    task = SimpleNamespace(op_args=[PARTITION, PLAN], op_kwargs={}, python_callable=extract_partition,
+                           execution_timeout=limits.DEFAULT_TIMEOUT)  # fmt: skip
+    limits.scale_timeout({"task": task})
+    assert task.execution_timeout == limits.table_timeout(450_000)

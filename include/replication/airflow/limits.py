@@ -11,6 +11,7 @@ Pools are fixed when the DAG is parsed, so their names come from the environment
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Mapping
@@ -62,7 +63,7 @@ def estimated_rows(kwargs: Mapping[str, Any]) -> tuple[str, int] | None:
 def scale_timeout(context: Mapping[str, Any]) -> None:
     """``pre_execute`` hook: set the running task's ``execution_timeout`` from the rows it will move."""
     task = context["task"]
-    found = estimated_rows(getattr(task, "op_kwargs", None) or {})
+    found = estimated_rows(arguments(task))
     if found is None:
         return
     name, rows = found
@@ -71,3 +72,15 @@ def scale_timeout(context: Mapping[str, Any]) -> None:
         "%s: execution_timeout %s for ~%s rows (%s + rows at %s rows/s; %s when the catalog has no estimate)",
         name, task.execution_timeout, f"{rows:,}", BASE_BUDGET, f"{FLOOR_ROWS_PER_SECOND:,.0f}", UNKNOWN_SIZE_BUDGET,
     )  # fmt: skip
+
+
+def arguments(task: Any) -> dict[str, Any]:
+    """A ``@task``'s arguments by name, however the DAG passed them (positionally, by keyword, mapped)."""
+    args, kwargs = tuple(getattr(task, "op_args", None) or ()), dict(getattr(task, "op_kwargs", None) or {})
+    function = getattr(task, "python_callable", None)
+    if function is None or not args:
+        return kwargs
+    try:
+        return dict(inspect.signature(function).bind_partial(*args, **kwargs).arguments)
+    except TypeError:  # not this function's arguments: leave the timeout as it is
+        return kwargs
