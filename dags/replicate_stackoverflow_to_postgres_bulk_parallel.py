@@ -6,10 +6,12 @@ into primary-key ranges of about `partition_rows` rows, planned from the key's s
 and skewed ids still give balanced ranges). Each partition is **extracted** to a file under
 `staging_url` (a local folder by default; any object-storage URL such as `s3://bucket/prefix`, so
 Celery or Kubernetes workers on different machines share it) and **loaded** with client-side
-`COPY … FROM STDIN` into `<table>__staging`: one transaction per partition that first clears its
+`COPY … FROM STDIN` into `<table>__bulk__staging`: one transaction per partition that first clears its
 key range, so a failed partition is retried alone and never duplicates rows. Extraction of one
 partition overlaps the loading of another. Loads take a slot of the pool
-`postgres_copy_sessions` (env `STACKOVERFLOW_COPY_POOL`), which caps concurrent COPY sessions.
+`postgres_copy_sessions` (env `STACKOVERFLOW_COPY_POOL`), which caps concurrent COPY sessions;
+extracts and verifications take one of `source_read_sessions` (env `STACKOVERFLOW_SOURCE_POOL`).
+Every task has an `execution_timeout` scaled to the rows it moves.
 
 Once every partition has loaded, each table is **verified against the source** (`verify`) and
 swapped in, in one transaction, and its staged files are removed.

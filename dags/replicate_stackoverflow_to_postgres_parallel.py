@@ -11,7 +11,9 @@ disk) into `COPY … FROM STDIN` on a staging table; the primary key and indexes
 is **verified against the source** (`verify`: `checksums` compares per-row hashes by key range,
 `counts` compares row counts), and only then swapped in, within one transaction: readers never see
 a half-loaded table and a re-run never duplicates rows. Identity columns become
-`GENERATED ALWAYS AS IDENTITY`, aligned past `max(Id)`.
+`GENERATED ALWAYS AS IDENTITY`, aligned past `max(Id)`. A table that another run (the bulk DAG,
+say) is writing on the same target is waited for, never written at the same time. Table tasks take
+a slot of the pool `source_read_sessions` and have an `execution_timeout` scaled to their rows.
 
 Params can be passed with `--conf`, e.g. `{"tables": ["Users"], "verify": "counts"}`.
 """

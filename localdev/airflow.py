@@ -6,7 +6,7 @@ What ``make airflow`` starts (``.venv/bin/python -m localdev.airflow start``):
    databases: ``stackoverflow_source`` (generated unless it already has the nine tables),
    ``stackoverflow_target`` and ``airflow_meta``, Airflow's metadata database. PostgreSQL rather
    than SQLite because LocalExecutor runs tasks in parallel processes, which SQLite cannot serve;
-2. ``airflow db migrate`` and the ``postgres_copy_sessions`` pool (4 slots, as in
+2. ``airflow db migrate`` and the pools ``postgres_copy_sessions`` and ``source_read_sessions`` (4 slots each, as in
    ``airflow_settings.yaml`` for Astro users);
 3. ``airflow api-server`` (REST API and UI on 127.0.0.1), ``airflow scheduler`` (LocalExecutor,
    parallelism fit to the machine) and ``airflow dag-processor``, each in its own process group,
@@ -53,6 +53,7 @@ TARGET_DATABASE = "stackoverflow_target"
 METADATA_DATABASE = "airflow_meta"
 DAG_IDS = ("replicate_stackoverflow_to_postgres_parallel", "replicate_stackoverflow_to_postgres_bulk_parallel")
 COPY_POOL = ("postgres_copy_sessions", 4, "Caps concurrent COPY sessions into the PostgreSQL target")
+SOURCE_POOL = ("source_read_sessions", 4, "Caps concurrent sessions reading the source")
 PREFERRED_PORT = 8080  # the port Airflow users type by habit; any free port if it is taken
 STATE_FILE = "processes.json"
 SOURCE_TABLES_WITH_KEYS_SQL = (
@@ -148,7 +149,8 @@ def start(
         log_server_port=postgres._free_port(),
     ) | (extra_env or {})
     _airflow_cli(["db", "migrate"], env, home / "db-migrate.log")
-    _airflow_cli(["pools", "set", *map(str, COPY_POOL)], env, home / "pools.log")
+    for pool in (COPY_POOL, SOURCE_POOL):
+        _airflow_cli(["pools", "set", *map(str, pool)], env, home / f"pool-{pool[0]}.log")
 
     commands = {
         "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port)],

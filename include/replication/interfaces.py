@@ -103,8 +103,11 @@ class Target(Checksummable, Protocol):
     def exists(self, table: TableName) -> bool:
         """Whether ``table`` exists."""
 
-    def staging_table(self, table: TableName) -> TableName:
-        """The name of ``table``'s staging table (within the engine's identifier limits)."""
+    def staging_table(self, table: TableName, *, bulk: bool = False) -> TableName:
+        """The name of ``table``'s staging table (``bulk``: the bulk DAG's, a different name); within identifier limits."""
+
+    def claim(self, table: TableName) -> None:
+        """Hold ``table`` against other runs on this target until the transaction ends, waiting while one writes it."""
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """Create ``table`` (dropping an existing one first when ``replace``), identity columns included."""

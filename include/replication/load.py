@@ -151,8 +151,10 @@ def replicate_table(
     started = time.monotonic()
     load = {LoadMode.REPLACE: _replace, LoadMode.APPEND: _append, LoadMode.SYNC: _sync}[job.settings.load_mode]
     phases = Phases()
-    with target.transaction(), source_snapshot(job, source, on_progress) as snapshot:
-        loaded = load(job, source, target, snapshot, on_progress, phases)
+    with target.transaction():
+        target.claim(job.target)  # another run writing this table on this target: wait for it
+        with source_snapshot(job, source, on_progress) as snapshot:  # after the wait: the freshest state
+            loaded = load(job, source, target, snapshot, on_progress, phases)
     return TableReport(_stats(job, loaded, started, phases, snapshot), loaded.verification)
 
 
@@ -394,7 +396,7 @@ def prove_and_swap(
 def prepare_staging(job: TableJob, *, target: Target) -> TableName:
     """Bulk: an empty staging table with the primary key, committed; partitions load into it."""
     with target.transaction():
-        staging = target.staging_table(job.target)
+        staging = target.staging_table(job.target, bulk=True)
         target.create_table(staging, job.columns, replace=True)
         if job.table.primary_key:
             target.add_primary_key(staging, job.table.primary_key)
@@ -412,7 +414,7 @@ def load_partition(
     job: TableJob, partition: Partition, *, target: Target, chunks: Iterable[bytes], expected_rows: int
 ) -> int:
     """Bulk: replace the partition's key range in the staging table with the staged rows, in one transaction."""
-    staging = target.staging_table(job.target)
+    staging = target.staging_table(job.target, bulk=True)
     with target.transaction():
         target.clear_range(staging, partition.key_range())
         loaded = target.copy_in(staging, job.columns, chunks, fresh=False)
@@ -432,13 +434,15 @@ def swap_in_staged(
     verification reads one snapshot of the source, and the ranges that differ from it are
     re-copied from that same snapshot before the swap: the table goes live as of that snapshot.
     """
-    with target.transaction(), source_snapshot(job, source, on_progress) as snapshot:
-        staging = target.staging_table(job.target)
-        # Not read in this snapshot: a difference is re-copied from it (prove's path without a snapshot).
-        verification, recopied = prove_and_swap(
-            job, source=source, target=target, staging=staging, snapshot=Snapshot(False, "partitions read earlier"),
-            phases=phases, on_progress=on_progress,
-        )  # fmt: skip
+    with target.transaction():
+        target.claim(job.target)
+        with source_snapshot(job, source, on_progress) as snapshot:
+            staging = target.staging_table(job.target, bulk=True)
+            # Not read in this snapshot: a difference is re-copied from it (prove's path without a snapshot).
+            verification, recopied = prove_and_swap(
+                job, source=source, target=target, staging=staging, snapshot=Snapshot(False, "partitions read earlier"),
+                phases=phases, on_progress=on_progress,
+            )  # fmt: skip
     return verification, recopied, snapshot
 
 

@@ -32,7 +32,7 @@ def connect(url: str) -> pg8000.native.Connection:
     return pg8000.native.Connection(
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password) if parts.password is not None else None,
-        sock=tcp_socket(parts.hostname or "127.0.0.1", parts.port or 5432, timeout=30),
+        sock=tcp_socket(parts.hostname or "127.0.0.1", parts.port or 5432),
         database=database,
         application_name="stackoverflow-source-builder",
     )

@@ -198,3 +198,26 @@ def test_load_mode_default_comes_from_the_environment(monkeypatch):
     errors = DagBag(str(DAGS_DIR)).import_errors
     assert errors and all("STACKOVERFLOW_LOAD_MODE must be one of replace, append, sync; got 'synk'" in e
                           for e in errors.values())  # fmt: skip
+
+
+@pytest.mark.parametrize("dag_id", [STREAMING, BULK, TO_TARGET])
+def test_every_task_has_a_timeout_scaled_before_it_runs(dagbag, dag_id):
+    """execution_timeout on every task, and the hook that scales it to the table's rows (limits.py)."""
+    from include.replication.airflow.limits import scale_timeout
+
+    for task in dagbag.dags[dag_id].tasks:
+        # a mapped task (replicate_other_tables, finish_table) holds them until it is expanded
+        settings = task.partial_kwargs if hasattr(task, "partial_kwargs") else vars(task)
+        timeout = settings.get("execution_timeout")
+        assert timeout is not None and timeout.total_seconds() > 0, task.task_id
+        assert settings.get("pre_execute", settings.get("_pre_execute_hook")) is scale_timeout, task.task_id
+
+
+def test_source_reads_take_a_pool_slot(dagbag):
+    """Streaming table tasks, bulk extracts and bulk verify-and-swap take the source pool; loads the COPY pool."""
+    streaming = {t.task_id: t.pool for t in dagbag.dags[STREAMING].tasks}
+    bulk = {t.task_id: t.pool for t in dagbag.dags[BULK].tasks}
+    assert streaming["users.replicate_Users"] == streaming["posts_and_badges.replicate_other_tables"]
+    assert streaming["users.replicate_Users"] == "source_read_sessions"
+    assert bulk["copy_partition.extract_partition"] == bulk["finish_table"] == "source_read_sessions"
+    assert bulk["copy_partition.load_partition"] == "postgres_copy_sessions"

@@ -73,7 +73,7 @@ def test_staging_on_a_second_filesystem_path(airflow_db, source_005, target_data
 
 def test_killed_partition_is_retried_alone(airflow_db, pg_server_url, source_005, target_database, tmp_path):
     """pg_terminate_backend on one partition's COPY: that task fails, its retry reloads only its range, all verifies."""
-    killer = QueryWatcher(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__staging"%')
+    killer = QueryWatcher(pg_server_url, target_database.rsplit("/", 1)[1], 'COPY "public"."Posts__bulk__staging"%')
     killer.start()
     try:
         run = run_dag(DAG_ID, source_005, target_database, retries=2, tables=["Posts"], partition_rows=20_000,

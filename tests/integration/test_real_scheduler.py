@@ -184,7 +184,7 @@ def test_sigkilled_task_is_retried_and_the_copy_is_exact(real_scheduler: RealSch
     _run_admin(real_scheduler.target_url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
     api_url = real_scheduler.airflow.api_url
     run_id = local_airflow.trigger(api_url, dag_id, {"verify": "checksums", "tables": ["Posts"], **conf})
-    killer = TaskKiller(real_scheduler, dag_id, run_id, task_id, 'COPY "public"."Posts__staging"%FROM STDIN%')
+    killer = TaskKiller(real_scheduler, dag_id, run_id, task_id, 'COPY "public"."Posts__%staging"%FROM STDIN%')
     killer.start()
     try:
         state = local_airflow.wait_for_run(api_url, dag_id, run_id, timeout=RUN_TIMEOUT_S)

@@ -49,7 +49,7 @@ def test_target_restart_mid_load(airflow_db, fresh_database, restartable_target,
     restarter = QueryWatcher(
         target_url,
         "restart_target",
-        'COPY "public"."Posts__staging"%FROM STDIN%',
+        'COPY "public"."Posts__%staging"%FROM STDIN%',  # either DAG's staging table
         act=lambda conn, pid: postgres.restart(name),
     )
     restarter.start()

@@ -19,6 +19,7 @@ SOURCE_CONN_ID = "stackoverflow_source"
 TARGET_CONN_ID = "stackoverflow_postgres_target"
 MSSQL_TARGET_CONN_ID = "stackoverflow_target"  # replicate_stackoverflow_to_target's SQL Server
 COPY_POOL = "postgres_copy_sessions"
+SOURCE_POOL = "source_read_sessions"
 
 MSSQL_SERVICE = "stackoverflow-mssql"
 POSTGRES_SERVICE = "stackoverflow-postgres"
@@ -236,10 +237,11 @@ def test_source_database_is_the_attached_one(connections: dict[str, dict[str, An
     assert f"CREATE DATABASE [{source['conn_schema']}]" in attach_sql
 
 
-def test_copy_pool_exists() -> None:
-    """The pool that caps concurrent COPY sessions into the target exists with a positive slot count."""
+@pytest.mark.parametrize("name", [COPY_POOL, SOURCE_POOL])
+def test_pools_exist(name: str) -> None:
+    """The pools that cap target COPY sessions and source reads exist with a positive slot count."""
     pools = {pool["pool_name"]: pool for pool in load_yaml("airflow_settings.yaml")["airflow"]["pools"]}
-    assert pools[COPY_POOL]["pool_slot"] > 0
+    assert pools[name]["pool_slot"] > 0
 
 
 @pytest.mark.parametrize("line", requirement_lines())

@@ -20,6 +20,7 @@ from airflow.sdk import ObjectStoragePath, get_current_context, task
 
 from include.replication import load
 from include.replication.airflow.connections import open_source, open_target
+from include.replication.airflow.limits import SOURCE_POOL
 from include.replication.airflow.lineage import report_lineage
 from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, connected, emit_asset, failing_checks
 from include.replication.copy.spool import CHUNK_BYTES
@@ -90,7 +91,7 @@ def prepare_staging_tables(plan: dict[str, Any]) -> list[str]:
         close_quietly(target)
 
 
-@task(multiple_outputs=False)
+@task(multiple_outputs=False, pool=SOURCE_POOL)
 def extract_partition(partition: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     """Write one partition's rows to its staged file; return where, how many rows and bytes."""
     started = time.monotonic()
@@ -144,7 +145,7 @@ def load_partition(extracted: dict[str, Any], plan: dict[str, Any]) -> dict[str,
     return staged.loaded(seconds=seconds, peak_mb=peak_memory_mb()).to_dict()
 
 
-@task(multiple_outputs=False, outlets=[REPLICATED_TABLES])
+@task(multiple_outputs=False, outlets=[REPLICATED_TABLES], pool=SOURCE_POOL)  # verification reads the source
 def finish_table(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Verify the loaded staging table against one source snapshot (re-copying what changed since the partitions
     were read), swap it in, then remove its staged files."""

@@ -78,8 +78,7 @@ def open_target(conn_id: str, *, engine: str = "postgres") -> Target:
 
 
 def open_postgres(conn: Any) -> Any:
-    """A pg8000 connection from an Airflow connection (extras: ``timeout``, ``sslmode``)."""
-    extra = conn.extra_dejson
+    """A pg8000 connection from an Airflow connection; extras as libpq's parameters (sslmode, sslrootcert, ...)."""
     with refusals_named(conn):
         return connect_postgres(
             host=conn.host or "localhost",
@@ -87,8 +86,7 @@ def open_postgres(conn: Any) -> Any:
             user=conn.login or "postgres",
             password=conn.password,
             database=database_of(conn, "postgresql://user:password@host:5432/mydb"),
-            timeout=extra.get("timeout"),
-            sslmode=extra.get("sslmode"),
+            options=conn.extra_dejson,
         )
 
 
@@ -122,9 +120,8 @@ def refusals_named(conn: Any) -> Generator[None, None, None]:
     """Name the connection in connect errors; a refused login or database is configuration (no retry)."""
     try:
         yield
-    except LoginRejected as exc:
-        raise ConnectionConfigError(
-            f"{exc} (connection {conn.conn_id!r}): check its login, password and database"
-        ) from exc
+    except LoginRejected as exc:  # TLS and encryption refusals carry their own hint
+        hint = getattr(exc, "hint", "check its login, password and database")
+        raise ConnectionConfigError(f"{exc} (connection {conn.conn_id!r}): {hint}") from exc
     except ConnectionError as exc:  # refused, timed out, dropped: may pass, so the task may retry
         raise ConnectionError(f"{exc} (connection {conn.conn_id!r})") from exc

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from include.replication.airflow import limits
 from include.replication.settings import (
     DEFAULT_BUFFER_MB,
     DEFAULT_PARTITION_ROWS,
@@ -38,12 +39,15 @@ def task_defaults() -> dict[str, Any]:
     """Every task's retries: 2, the first after 30 s, backing off; the environment may change both.
 
     Read when the DAG file is parsed, so set them where the DAG processor and workers run
-    (the fault tests under the real scheduler use a 2 s delay).
+    (the fault tests under the real scheduler use a 2 s delay). Every task has an
+    ``execution_timeout``, scaled to its table's size for those that move data (``limits.py``).
     """
     return {
         "retries": int(os.environ.get(RETRIES_ENV, "2")),
         "retry_delay": timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "30"))),
         "retry_exponential_backoff": True,
+        "execution_timeout": limits.DEFAULT_TIMEOUT,
+        "pre_execute": limits.scale_timeout,
     }
 
 

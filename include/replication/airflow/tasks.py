@@ -22,6 +22,7 @@ from include.replication.airflow.connections import (
     open_source,
     open_target,
 )
+from include.replication.airflow.limits import SOURCE_POOL
 from include.replication.airflow.lineage import report_lineage, table_uri
 from include.replication.airflow.staging import refuse_unshared_staging
 from include.replication.interfaces import Source, Target
@@ -147,7 +148,7 @@ def list_other_tables(plan: dict[str, Any], level: int) -> list[str]:
     return ReplicationPlan.from_dict(plan).other_tables(level)
 
 
-@task(multiple_outputs=False, trigger_rule="none_failed", outlets=[REPLICATED_TABLES])
+@task(multiple_outputs=False, trigger_rule="none_failed", outlets=[REPLICATED_TABLES], pool=SOURCE_POOL)
 def replicate(table_name: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Copy one table into the target, verify it and swap it in; return its run-summary row.
 

@@ -25,19 +25,20 @@ from include.replication.mssql.capabilities import Capabilities
 from include.replication.mssql.checksums import SqlServerChecksums
 from include.replication.mssql.dialect import TSQL, fetch_all, qualified, quote, run
 from include.replication.plan import PlanError
-from include.replication.settings import NulPolicy
+from include.replication.settings import APPLICATION_NAME, NulPolicy
 from include.replication.verify import BucketSum
 
 MAX_IDENTIFIER_CHARS = 128  # sysname
 STAGING_SUFFIX = "__staging"
+BULK_STAGING_SUFFIX = "__bulk__staging"  # a staging table that lives across tasks (as in PostgreSQL's ddl.py)
 
 
-def staging_name(name: str) -> str:
-    """``name + "__staging"``, shortened with a hash when it would pass SQL Server's 128 characters."""
-    if len(name) + len(STAGING_SUFFIX) <= MAX_IDENTIFIER_CHARS:
-        return name + STAGING_SUFFIX
+def staging_name(name: str, suffix: str = STAGING_SUFFIX) -> str:
+    """``name + suffix``, shortened with a hash when it would pass SQL Server's 128 characters."""
+    if len(name) + len(suffix) <= MAX_IDENTIFIER_CHARS:
+        return name + suffix
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_IDENTIFIER_CHARS - len(STAGING_SUFFIX) - 9]}_{digest}{STAGING_SUFFIX}"
+    return f"{name[: MAX_IDENTIFIER_CHARS - len(suffix) - 9]}_{digest}{suffix}"
 
 
 _REGULAR = re.compile(r"[A-Za-z_][A-Za-z0-9_@#$]*\Z")
@@ -116,9 +117,20 @@ class SqlServerTarget(SqlServerChecksums):
         """Whether ``table`` exists as a user table."""
         return fetch_all(self.conn, "SELECT OBJECT_ID(%(name)s, 'U')", {"name": qualified(table)})[0][0] is not None
 
-    def staging_table(self, table: TableName) -> TableName:
-        """``<table>__staging`` in the same schema."""
-        return TableName(table.schema, staging_name(table.name))
+    def staging_table(self, table: TableName, *, bulk: bool = False) -> TableName:
+        """``<table>__staging`` (bulk: ``<table>__bulk__staging``) in the same schema."""
+        return TableName(table.schema, staging_name(table.name, BULK_STAGING_SUFFIX if bulk else STAGING_SUFFIX))
+
+    def claim(self, table: TableName) -> None:
+        """Hold ``table`` against other runs until this transaction ends: an exclusive application lock on its name.
+
+        ``sp_getapplock`` waits for a holder without a limit (the task's execution_timeout is the limit).
+        The database is part of the name: Babelfish keeps every T-SQL database in one PostgreSQL database.
+        """
+        run(self.conn, "DECLARE @r int, @name nvarchar(255) = CONCAT(%s, DB_NAME(), N'.', %s); "
+            "EXEC @r = sp_getapplock @Resource = @name, @LockMode = 'Exclusive', @LockOwner = 'Transaction', "
+            "@LockTimeout = -1; IF @r < 0 THROW 50000, 'sp_getapplock failed', 1",
+            (f"{APPLICATION_NAME}:", table.qualified))  # fmt: skip
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """``CREATE TABLE``, after dropping ``table`` when ``replace``."""

@@ -15,6 +15,10 @@ from include.replication.postgres.dialect import qualified, quote
 
 PG_MAX_IDENTIFIER_BYTES = 63
 STAGING_SUFFIX = "__staging"
+# The bulk DAG's staging table lives across tasks (prepared, loaded partition by partition, swapped
+# in); a streaming run on the same target drops and re-creates <table>__staging, so the bulk DAG's
+# must be another name.
+BULK_STAGING_SUFFIX = "__bulk__staging"
 KEY_SUFFIX = "_pkey"
 
 
@@ -29,9 +33,9 @@ def derived_name(base: str, suffix: str) -> str:
     return f"{trimmed}_{digest}{suffix}"
 
 
-def staging_table(table: TableName) -> TableName:
-    """``<table>__staging`` in the same schema."""
-    return TableName(table.schema, derived_name(table.name, STAGING_SUFFIX))
+def staging_table(table: TableName, *, bulk: bool = False) -> TableName:
+    """``<table>__staging`` (``<table>__bulk__staging`` for the bulk DAG) in the same schema."""
+    return TableName(table.schema, derived_name(table.name, BULK_STAGING_SUFFIX if bulk else STAGING_SUFFIX))
 
 
 def create_table_sql(table: TableName, columns: Sequence[TargetColumn]) -> str:

@@ -13,7 +13,7 @@ from pg8000.native import Connection
 from include.replication.interfaces import Shape
 from include.replication.models import Index, KeyRange, KeySet, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
-from include.replication.postgres import attachments, ddl
+from include.replication.postgres import attachments, claims, ddl
 from include.replication.postgres.checksums import PostgresChecksums
 from include.replication.postgres.dialect import POSTGRES, prepare_session, qualified, quote
 
@@ -61,9 +61,13 @@ class PostgresTarget(PostgresChecksums):
         """Whether ``table`` exists (``to_regclass``: no error, no lock)."""
         return self.conn.run("SELECT to_regclass(:name) IS NOT NULL", name=qualified(table))[0][0]
 
-    def staging_table(self, table: TableName) -> TableName:
-        """``<table>__staging``, shortened with a hash past PostgreSQL's 63 bytes."""
-        return ddl.staging_table(table)
+    def staging_table(self, table: TableName, *, bulk: bool = False) -> TableName:
+        """``<table>__staging`` (bulk: ``<table>__bulk__staging``), shortened with a hash past PostgreSQL's 63 bytes."""
+        return ddl.staging_table(table, bulk=bulk)
+
+    def claim(self, table: TableName) -> None:
+        """Hold ``table`` against other runs until this transaction ends (waiting, and saying so, while one writes it)."""
+        claims.claim_table(self.conn, table)
 
     def create_table(self, table: TableName, columns: Sequence[TargetColumn], *, replace: bool) -> None:
         """``CREATE TABLE`` (identity as GENERATED ALWAYS AS IDENTITY), after dropping ``table`` when ``replace``."""
