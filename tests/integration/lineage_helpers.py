@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,8 +38,16 @@ def openlineage_env(events: Path) -> dict[str, str]:
 def run_with_openlineage(
     dag_id: str, source: str, target: str, events: Path, *, extra_env: dict[str, str] | None = None, **conf
 ) -> dict:
-    """Run ``dag_id`` with ``dag.test()`` in a child process with OpenLineage on; return its state and task states."""
-    env = os.environ | openlineage_env(events) | (extra_env or {})
+    """Run ``dag_id`` with ``dag.test()`` in a child process with OpenLineage on; return its state and task states.
+
+    The child gets a copy of the session's Airflow home and its sqlite database: with both
+    processes writing the one file, the session's database came out "malformed" after a failed
+    task's run, and every later DAG test of the suite failed on it.
+    """
+    home = Path(tempfile.mkdtemp(prefix="airflow-lineage-")) / "home"
+    shutil.copytree(os.environ["AIRFLOW_HOME"], home, ignore=shutil.ignore_patterns("logs"))
+    isolated = {"AIRFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+    env = os.environ | isolated | openlineage_env(events) | (extra_env or {})
     done = subprocess.run(
         [sys.executable, "-c", CHILD, dag_id, source, target, json.dumps(conf)],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
