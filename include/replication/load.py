@@ -19,11 +19,11 @@ partition never duplicates rows), then ``swap_in_staged``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import IO
 
 from include.replication.copy.spool import SpoolStreamer, StreamStats
@@ -102,24 +102,22 @@ class Progress:
         )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Recopied:
     """Keys re-copied because the target differed from the source (a sync, or a copy without a snapshot)."""
 
     rows: int = 0  # rows read again from the source
     keys: int = 0  # key values deleted and re-read (rows that were extra in the target are among them)
     runs: int = 0  # runs of consecutive keys: one range each
-    rounds: int = 0
     bytes: int = 0
-    nul_stripped: dict[str, int] = field(default_factory=dict)
+    nul_stripped: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __add__(self, other: Recopied) -> Recopied:
         return Recopied(self.rows + other.rows, self.keys + other.keys, self.runs + other.runs,
-                        self.rounds + other.rounds, self.bytes + other.bytes,
-                        dict(Counter(self.nul_stripped) + Counter(other.nul_stripped)))  # fmt: skip
+                        self.bytes + other.bytes, dict(Counter(self.nul_stripped) + Counter(other.nul_stripped)))  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Loaded:
     """What one table load did, for its report."""
 
@@ -200,17 +198,19 @@ def _sync(
 ) -> Loaded:
     """Re-copy only the keys whose rows differ; a table that cannot be synced is replaced whole, saying why."""
     name = job.table.qualified
-    why = sync_refusal(job, target)
-    if why:
+
+    def replace_whole(why: str) -> Loaded:
         on_progress(f"{name}: {why}; replacing the whole table")
-        loaded = _replace(job, source, target, snapshot, on_progress, phases)
-        return Loaded(loaded.read, loaded.bytes, loaded.spilled_bytes, loaded.verification, loaded.recopied, note=why)
+        return dataclasses.replace(_replace(job, source, target, snapshot, on_progress, phases), note=why)
+
+    if why := sync_refusal(job, target):
+        return replace_whole(why)
     sides = Side(source, job.table), Side(target, job.target)
     with phases("compare"):
         comparison = compare_buckets(*sides, job.columns, nul_policy=job.settings.nul_policy)
     differing = comparison.differing
     on_progress(
-        f"{name}: {len(differing):,} of {len(comparison.source.keys() | comparison.target.keys()):,} key ranges differ "
+        f"{name}: {len(differing):,} of {comparison.buckets:,} key ranges differ "
         f"({comparison.source_rows:,} source rows, {comparison.target_rows:,} target rows)"
     )
     if not differing:
@@ -218,10 +218,7 @@ def _sync(
                                        nul_policy=job.settings.nul_policy)  # fmt: skip
         return Loaded(ReadResult(0, {}), 0, 0, verification)
     if comparison.key is None:
-        why = "it has no single integer key to compare ranges by, and its checksum differs"
-        on_progress(f"{name}: {why}; replacing the whole table")
-        loaded = _replace(job, source, target, snapshot, on_progress, phases)
-        return Loaded(loaded.read, loaded.bytes, loaded.spilled_bytes, loaded.verification, loaded.recopied, note=why)
+        return replace_whole("it has no single integer key to compare ranges by, and its checksum differs")
     with phases("re-copy"):
         verification, recopied = converge(job, source=source, target=target, table=job.target,
                                           comparison=comparison, on_progress=on_progress)  # fmt: skip
@@ -357,7 +354,7 @@ def converge(
 
 def recopy(job: TableJob, *, source: Source, target: Target, table: TableName, keys: KeySet) -> Recopied:
     """Delete ``keys`` from ``table`` and copy them again from the source, ``KEY_RUNS_PER_STATEMENT`` runs at a time."""
-    done = Recopied(keys=keys.keys, runs=len(keys.runs), rounds=1)
+    done = Recopied(keys=keys.keys, runs=len(keys.runs))
     for batch in keys.batches(KEY_RUNS_PER_STATEMENT):
         target.clear_range(table, batch)
         read, stream = copy_rows(job, source=source, target=target, into=table, fresh=False, key_range=batch)

@@ -164,6 +164,11 @@ class BucketComparison:
         return sorted(b for b in self.source.keys() | self.target.keys() if self.source.get(b) != self.target.get(b))
 
     @property
+    def buckets(self) -> int:
+        """Buckets holding rows on either side."""
+        return len(self.source.keys() | self.target.keys())
+
+    @property
     def source_rows(self) -> int:
         return sum(b.rows for b in self.source.values())
 
@@ -255,7 +260,7 @@ def verification_of(
         source_rows=comparison.source_rows,
         target_rows=comparison.target_rows,
         checksum_match=not differing,
-        buckets=len(comparison.source.keys() | comparison.target.keys()),
+        buckets=comparison.buckets,
         differing_buckets=tuple(
             (b, getattr(comparison.source.get(b), "rows", 0), getattr(comparison.target.get(b), "rows", 0))
             for b in differing
