@@ -25,6 +25,16 @@ def votes_job(source: PostgresSource, **settings) -> TableJob:
     return TableJob(table, source.map_columns(table), ReplicationSettings(**settings))
 
 
+def replicate_votes(source_url: str, target_url: str, on_progress, **settings):
+    """Votes copied by the engine with ``settings``, over connections of its own; its report."""
+    source, target = PostgresSource(connect(source_url)), PostgresTarget(connect(target_url))
+    try:
+        return replicate_table(votes_job(source, **settings), source=source, target=target, on_progress=on_progress)
+    finally:
+        source.close()
+        target.close()
+
+
 def write_after_copy(url: str):
     """An ``on_progress`` that, once the copy's last line is said, updates, deletes and inserts on the source."""
     done: list[int] = []
@@ -60,18 +70,8 @@ def votes_source(fresh_database):
 def test_snapshot_copy_is_the_source_before_the_writes(votes_source, target_database, read_mode):
     """Writes after the copy began do not fail the table: copy and verification see the snapshot."""
     before = content_hash(votes_source, "Votes")
-    source, target = PostgresSource(connect(votes_source)), PostgresTarget(connect(target_database))
     on_progress, done = write_after_copy(votes_source)
-    try:
-        report = replicate_table(
-            votes_job(source, source_read_mode=ReadMode(read_mode)),
-            source=source,
-            target=target,
-            on_progress=on_progress,
-        )
-    finally:
-        source.close()
-        target.close()
+    report = replicate_votes(votes_source, target_database, on_progress, source_read_mode=ReadMode(read_mode))
     assert done and all(done)  # the writes happened, mid-table
     assert report.verification.ok and report.stats.recopied_keys == 0
     assert report.stats.snapshot.startswith("PostgreSQL snapshot ")
@@ -80,7 +80,6 @@ def test_snapshot_copy_is_the_source_before_the_writes(votes_source, target_data
 
 def test_without_a_snapshot_the_changed_keys_are_recopied(votes_source, target_database):
     """source_snapshot=off: the verification finds the writes, re-copies exactly those keys and proves the table."""
-    source, target = PostgresSource(connect(votes_source)), PostgresTarget(connect(target_database))
     on_progress, done = write_after_copy(votes_source)
     messages: list[str] = []
 
@@ -88,13 +87,7 @@ def test_without_a_snapshot_the_changed_keys_are_recopied(votes_source, target_d
         messages.append(message)
         on_progress(message)
 
-    try:
-        report = replicate_table(
-            votes_job(source, source_snapshot=SnapshotMode.OFF), source=source, target=target, on_progress=say
-        )
-    finally:
-        source.close()
-        target.close()
+    report = replicate_votes(votes_source, target_database, say, source_snapshot=SnapshotMode.OFF)
     updated, deleted, inserted = done
     assert content_hash(target_database, "Votes") == content_hash(votes_source, "Votes")
     assert report.verification.ok
@@ -106,18 +99,9 @@ def test_without_a_snapshot_the_changed_keys_are_recopied(votes_source, target_d
 
 def test_append_in_a_snapshot_counts_what_it_read(votes_source, target_database):
     """append: the source count is taken in the same snapshot as the rows, so writes in between do not fail it."""
-    source, target = PostgresSource(connect(votes_source)), PostgresTarget(connect(target_database))
     on_progress, done = write_after_copy(votes_source)
-    try:
-        report = replicate_table(
-            votes_job(source, load_mode=LoadMode.APPEND, verify=VerifyMode.COUNTS),
-            source=source,
-            target=target,
-            on_progress=on_progress,
-        )
-    finally:
-        source.close()
-        target.close()
+    report = replicate_votes(votes_source, target_database, on_progress, load_mode=LoadMode.APPEND,
+                             verify=VerifyMode.COUNTS)  # fmt: skip
     assert done and report.verification.ok
 
 
