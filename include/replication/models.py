@@ -83,13 +83,7 @@ class KeySet:
     @classmethod
     def of(cls, column: str, keys: Sequence[int]) -> KeySet:
         """The runs of consecutive integers in ``keys`` (any order, duplicates allowed)."""
-        runs: list[list[int]] = []
-        for key in sorted(set(int(k) for k in keys)):
-            if runs and runs[-1][1] == key:
-                runs[-1][1] = key + 1
-            else:
-                runs.append([key, key + 1])
-        return cls(column, tuple((low, high) for low, high in runs))
+        return cls.from_ranges(column, [(int(k), int(k) + 1) for k in keys])
 
     @classmethod
     def from_ranges(cls, column: str, ranges: Sequence[tuple[int, int]]) -> KeySet:

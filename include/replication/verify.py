@@ -134,12 +134,12 @@ def not_verified(table: SourceTable) -> TableVerification:
     return TableVerification(table.qualified, VerifyMode.OFF.value, -1, -1)
 
 
-def bucket_width(low: int | None, high: int | None, rows: int, *, per_bucket: int = ROWS_PER_BUCKET) -> int:
-    """A key-range width giving about ``per_bucket`` rows per bucket, never wider than the key span."""
+def bucket_width(low: int | None, high: int | None, rows: int) -> int:
+    """A key-range width giving about ROWS_PER_BUCKET rows per bucket, never wider than the key span."""
     if low is None or high is None or rows == 0:
         return 1
     span = high - low + 1
-    return max(1, min(span, span * per_bucket // rows))
+    return max(1, min(span, span * ROWS_PER_BUCKET // rows))
 
 
 @dataclass(frozen=True)
