@@ -41,6 +41,7 @@ from include.replication.plan import TableJob
 from include.replication.postgres.target import PostgresTarget
 from include.replication.report import TableReport
 from include.replication.settings import NulPolicy, ReplicationSettings, VerifyMode
+from include.stackoverflow import sqlserver
 from include.stackoverflow.database import connect
 from include.stackoverflow.schema import MAX
 from tests.conftest import database_url, dev_package
@@ -233,6 +234,18 @@ def scratch_database(server: MssqlServer, prefix: str) -> Generator[str, None, N
             drop_database(admin, name, single_user=server.traits.single_user is None)
         finally:
             admin.close()
+
+
+@contextmanager
+def generated_stackoverflow(server: MssqlServer, prefix: str, *, scale: float, seed: int) -> Generator[str, None, None]:
+    """A scratch database holding the nine tables of the T-SQL script with generated rows; yields its name."""
+    with scratch_database(server, prefix) as name:
+        conn = server.connect(name)
+        try:
+            sqlserver.generate(conn, scale=scale, seed=seed)
+        finally:
+            conn.close()
+        yield name
 
 
 def drop_database(admin: Any, name: str, *, single_user: bool = True) -> None:

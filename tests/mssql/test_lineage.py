@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from include.stackoverflow import sqlserver
 from tests.integration.lineage_helpers import dataset_of, datasets, read_events, run_with_openlineage, task_event
-from tests.mssql.mssql_helpers import MssqlServer, scratch_database
+from tests.mssql.mssql_helpers import MssqlServer, generated_stackoverflow, scratch_database
 
 STREAMING = "replicate_stackoverflow_to_postgres_parallel"
 TO_TARGET = "replicate_stackoverflow_to_target"
@@ -24,12 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def source_db(mssql_server: MssqlServer) -> Iterator[str]:
     """A small generated StackOverflow in a scratch database."""
-    with scratch_database(mssql_server, "so_lineage") as name:
-        conn = mssql_server.connect(name)
-        try:
-            sqlserver.generate(conn, scale=0.0005, seed=12)
-        finally:
-            conn.close()
+    with generated_stackoverflow(mssql_server, "so_lineage", scale=0.0005, seed=12) as name:
         yield name
 
 

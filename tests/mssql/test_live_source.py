@@ -22,10 +22,16 @@ from include.replication.models import TableName
 from include.replication.mssql.dialect import fetch_all, qualified, quote
 from include.replication.mssql.source import SqlServerSource
 from include.replication.postgres.dialect import quote as pg_quote
-from include.stackoverflow import sqlserver
 from include.stackoverflow.schema import TABLES_BY_NAME
 from tests.integration.replication_helpers import run_dag, task_states
-from tests.mssql.mssql_helpers import MssqlServer, execute, pg_rows, query, scratch_database, skip_for
+from tests.mssql.mssql_helpers import (
+    MssqlServer,
+    execute,
+    generated_stackoverflow,
+    pg_rows,
+    query,
+    skip_for,
+)
 
 STREAMING = "replicate_stackoverflow_to_postgres_parallel"
 pytestmark = pytest.mark.slow
@@ -34,12 +40,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def live_source(mssql_server: MssqlServer) -> Iterator[str]:
     """A small generated StackOverflow (about 9,700 rows) in a scratch database of its own."""
-    with scratch_database(mssql_server, "so_live") as name:
-        conn = mssql_server.connect(name)
-        try:
-            sqlserver.generate(conn, scale=0.0005, seed=12)
-        finally:
-            conn.close()
+    with generated_stackoverflow(mssql_server, "so_live", scale=0.0005, seed=12) as name:
         yield name
 
 

@@ -19,10 +19,9 @@ import pytest
 from include.replication.models import TableName
 from include.replication.mssql.dialect import qualified, quote
 from include.replication.postgres.dialect import quote as pg_quote
-from include.stackoverflow import sqlserver
 from include.stackoverflow.schema import TABLES_BY_NAME
 from tests.integration.replication_helpers import run_dag, task_states
-from tests.mssql.mssql_helpers import MssqlServer, execute, pg_rows, query, scratch_database
+from tests.mssql.mssql_helpers import MssqlServer, execute, generated_stackoverflow, pg_rows, query, scratch_database
 
 STREAMING = "replicate_stackoverflow_to_postgres_parallel"
 TO_TARGET = "replicate_stackoverflow_to_target"
@@ -32,12 +31,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def sync_source(mssql_server: MssqlServer) -> Iterator[str]:
-    with scratch_database(mssql_server, "so_sync") as name:
-        conn = mssql_server.connect(name)
-        try:
-            sqlserver.generate(conn, scale=0.0005, seed=13)
-        finally:
-            conn.close()
+    with generated_stackoverflow(mssql_server, "so_sync", scale=0.0005, seed=13) as name:
         yield name
 
 
