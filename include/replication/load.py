@@ -338,7 +338,7 @@ def converge(
                               nul_policy=nul_policy)  # fmt: skip
         recopied += recopy(job, source=source, target=target, table=table, keys=keys)
         fresh = compare_buckets(*sides, job.columns, nul_policy=nul_policy, width=comparison.width,
-                                key_range=comparison.ranges(differing))  # fmt: skip
+                                key_range=comparison.ranges(differing), form=comparison.form)  # fmt: skip
         comparison = comparison.with_fresh(differing, fresh)
         on_progress(f"{job.table.qualified}: re-copied {keys.keys:,} keys in {len(keys.runs):,} runs; "
                     f"{len(comparison.differing):,} key ranges still differ")  # fmt: skip

@@ -126,12 +126,13 @@ def run_summary(reports: Sequence[TableReport], partitions: Sequence[PartitionRe
 
 
 def verification_table(results: Sequence[TableVerification]) -> str:
-    """The run's verification table: per table source rows, target rows, checksum match."""
-    lines = [f"{'table':<28}{'source rows':>14}{'target rows':>14}  {'checksum':<10}{'result'}"]
+    """The run's verification table: per table source rows, target rows, checksum match, the row hash compared."""
+    lines = [f"{'table':<28}{'source rows':>14}{'target rows':>14}  {'checksum':<10}{'result':<8}row hash"]
     for r in results:
         checksum = {True: "match", False: "DIFFERS", None: "-"}[r.checksum_match]
         lines.append(
-            f"{r.table:<28}{r.source_rows:>14,}{r.target_rows:>14,}  {checksum:<10}{'ok' if r.ok else 'FAILED'}"
+            f"{r.table:<28}{r.source_rows:>14,}{r.target_rows:>14,}  {checksum:<10}{'ok' if r.ok else 'FAILED':<8}"
+            f"{r.hash_form.split('/')[0] or '-'}"
         )
     return "\n".join(lines)
 

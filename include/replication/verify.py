@@ -24,6 +24,10 @@ Canonical text of a row: for each column in order, ``N;`` for NULL, else
   ``::text`` drops; NUL characters removed when the NUL policy is
   ``strip``, so the checksum compares what was promised)
 - bytea: lowercase hex without prefix; uuid: lowercase ``8-4-4-4-12``; xml/json: their text
+
+That is the ``CANONICAL`` form, which every engine computes. Two sides that both offer a cheaper
+form for a table (``hash_forms``: both PostgreSQL, with the same column types) hash in that one
+instead (ADR 0012); the report names the form each table was compared in.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ MAX_BUCKETS_DRILLED = 5
 MAX_ROWS_REPORTED = 20
 FINE_ROWS = 32  # rows per differing bucket at which their rows are compared by hash instead
 RUNS_PER_QUERY = 500  # key ranges one comparison query filters on (literals: no parameter limit)
+CANONICAL = "canonical"  # the canonical text's MD5, above: the row hash every side can compute
 
 
 class VerificationFailed(Exception):
@@ -63,6 +68,9 @@ class Checksummable(Protocol):
     and a ``TableName`` on a target.
     """
 
+    def hash_forms(self, table: Any, columns: Sequence[TargetColumn]) -> tuple[str, ...]:
+        """The row hash forms this side can compute for ``table``, preferred first; ``CANONICAL`` is always among them."""
+
     def count_rows(self, table: Any, key_range: KeyRange | None = None) -> int:
         """``count(*)`` of the table, or of a key range."""
 
@@ -78,13 +86,23 @@ class Checksummable(Protocol):
         width: int,
         nul_policy: NulPolicy,
         key_range: KeyRange | KeySet | None = None,
+        form: str = CANONICAL,
     ) -> dict[int, BucketSum]:
-        """Per bucket ``floor(key / width)``: rows and hash sum; with ``key=None`` the whole table is bucket 0."""
+        """Per bucket ``floor(key / width)``: rows and hash sum; with ``key=None`` the whole table is bucket 0.
+
+        ``form`` is one of ``hash_forms``; the comparison passes it only when it is not ``CANONICAL``.
+        """
 
     def row_hashes(
-        self, table: Any, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
+        self,
+        table: Any,
+        columns: Sequence[TargetColumn],
+        *,
+        key_range: KeyRange | KeySet,
+        nul_policy: NulPolicy,
+        form: str = CANONICAL,
     ) -> dict[Any, str]:
-        """``{key value: md5 hex}`` for the keys in ``key_range``: to name the rows that differ."""
+        """``{key value: row hash}`` for the keys in ``key_range``: to name the rows that differ."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class TableVerification:
     differing_buckets: tuple[tuple[int, int, int], ...] = ()  # (bucket, source rows, target rows)
     differing_rows: tuple[tuple[str, str], ...] = field(default=())  # (key, what)
     bucket_width: int = 0  # keys per bucket (0: not compared by bucket)
+    hash_form: str = ""  # the row hash both sides computed (mode checksums)
 
     @property
     def ok(self) -> bool:
@@ -150,6 +169,12 @@ class Side:
     table: Any
 
 
+def common_form(source: Side, target: Side, columns: Sequence[TargetColumn]) -> str:
+    """The first row hash form the source prefers that the target also computes (at worst ``CANONICAL``)."""
+    offered = target.checksums.hash_forms(target.table, columns)
+    return next((f for f in source.checksums.hash_forms(source.table, columns) if f in offered), CANONICAL)
+
+
 @dataclass(frozen=True)
 class BucketComparison:
     """Both sides' bucket sums at one width: what is equal and which buckets differ."""
@@ -158,6 +183,7 @@ class BucketComparison:
     width: int
     source: dict[int, BucketSum]
     target: dict[int, BucketSum]
+    form: str = CANONICAL
 
     @property
     def differing(self) -> list[int]:
@@ -197,7 +223,7 @@ class BucketComparison:
             return {**{b: s for b, s in old.items() if b not in again}, **new}
 
         return BucketComparison(
-            self.key, self.width, merged(self.source, fresh.source), merged(self.target, fresh.target)
+            self.key, self.width, merged(self.source, fresh.source), merged(self.target, fresh.target), self.form
         )
 
 
@@ -209,9 +235,16 @@ def compare_buckets(
     nul_policy: NulPolicy,
     width: int | None = None,
     key_range: KeyRange | KeySet | None = None,
+    form: str | None = None,
 ) -> BucketComparison:
-    """Bucket sums of both sides, computed at the same time; ``width`` from the source's key span if not given."""
+    """Bucket sums of both sides, computed at the same time.
+
+    ``width`` from the source's key span if not given; ``form`` as both sides agree (``common_form``)
+    if not given, and ``CANONICAL`` for a table without an integer key (the other forms are seeded with it).
+    """
     key = source.table.integer_key
+    if form is None:
+        form = common_form(source, target, columns) if key else CANONICAL
     if width is None:
         low, high = source.checksums.key_bounds(source.table, key) if key else (None, None)
         estimate = source.table.approx_rows if source.table.approx_rows > 0 else None
@@ -222,14 +255,19 @@ def compare_buckets(
     source_sums: dict[int, BucketSum] = {}
     target_sums: dict[int, BucketSum] = {}
     for part in parts:  # a bucket cut by the ends of two batches' ranges is summed over both
-        kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": part}
+        kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": part, **_form_argument(form)}
         from_source, from_target = _on_both_sides(
             lambda kwargs=kwargs: source.checksums.bucket_checksums(source.table, columns, **kwargs),
             lambda kwargs=kwargs: target.checksums.bucket_checksums(target.table, columns, **kwargs),
         )
         _add(source_sums, from_source)
         _add(target_sums, from_target)
-    return BucketComparison(key, width, source_sums, target_sums)
+    return BucketComparison(key, width, source_sums, target_sums, form)
+
+
+def _form_argument(form: str) -> dict[str, str]:
+    """``form=`` for a side's checksum call, left out for ``CANONICAL`` (the default of every side)."""
+    return {} if form == CANONICAL else {"form": form}
 
 
 def _add(into: dict[int, BucketSum], sums: dict[int, BucketSum]) -> None:
@@ -252,7 +290,9 @@ def verification_of(
     rows: list[tuple[str, str]] = []
     if comparison.key:
         for bucket in differing[:MAX_BUCKETS_DRILLED]:
-            found = _row_differences(source, target, columns, comparison.bucket_range(bucket), nul_policy)
+            found = _row_differences(
+                source, target, columns, comparison.bucket_range(bucket), nul_policy, comparison.form
+            )
             rows.extend((f"{comparison.key}={value}", what) for value, what in found)
     return TableVerification(
         table=name,
@@ -267,6 +307,7 @@ def verification_of(
         ),
         differing_rows=tuple(rows[:MAX_ROWS_REPORTED]),
         bucket_width=comparison.width,
+        hash_form=comparison.form,
     )
 
 
@@ -293,20 +334,26 @@ def differing_keys(
     while differing and level.width > 1 and (rows := level.rows_in(differing)) > 2 * FINE_ROWS * len(differing):
         width = max(1, level.width * FINE_ROWS * len(differing) // rows)
         level = compare_buckets(source, target, columns, nul_policy=nul_policy, width=width,
-                                key_range=level.ranges(differing))  # fmt: skip
+                                key_range=level.ranges(differing), form=level.form)  # fmt: skip
         differing = level.differing
     keys: list[Any] = []
     if differing:
         for batch in level.ranges(differing).batches(RUNS_PER_QUERY):
-            keys.extend(value for value, _ in _row_differences(source, target, columns, batch, nul_policy))
+            found = _row_differences(source, target, columns, batch, nul_policy, level.form)
+            keys.extend(value for value, _ in found)
     return KeySet.of(comparison.key, keys)
 
 
 def _row_differences(
-    source: Side, target: Side, columns: Sequence[TargetColumn], key_range: KeyRange | KeySet, nul_policy: NulPolicy
+    source: Side,
+    target: Side,
+    columns: Sequence[TargetColumn],
+    key_range: KeyRange | KeySet,
+    nul_policy: NulPolicy,
+    form: str,
 ) -> list[tuple[Any, str]]:
     """``(key value, what)`` for every row of ``key_range`` that is missing, extra or different in the target."""
-    args = {"key_range": key_range, "nul_policy": nul_policy}
+    args = {"key_range": key_range, "nul_policy": nul_policy, **_form_argument(form)}
     source_hashes, target_hashes = _on_both_sides(
         lambda: source.checksums.row_hashes(source.table, columns, **args),
         lambda: target.checksums.row_hashes(target.table, columns, **args),

@@ -50,6 +50,9 @@ class Rows:
                 continue
             yield k
 
+    def hash_forms(self, table, columns):
+        return ("canonical",)
+
     def bucket_checksums(self, table, columns, *, key, width, nul_policy, key_range=None):
         self.queries += 1
         sums: dict[int, BucketSum] = {}

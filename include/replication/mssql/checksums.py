@@ -33,7 +33,7 @@ from include.replication.mssql.capabilities import Capabilities, probe
 from include.replication.mssql.dialect import TSQL, execute, fetch_all, fetch_batch, qualified, quote
 from include.replication.mssql.types import Canonical, type_of
 from include.replication.settings import NulPolicy
-from include.replication.verify import BucketSum
+from include.replication.verify import CANONICAL, BucketSum
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,10 @@ class SqlServerChecksums:
             if self._capabilities.describe():
                 log.info("%s; adapting (see mssql/capabilities.py)", self._capabilities.describe())
         return self._capabilities
+
+    def hash_forms(self, table: SourceTable, columns: Sequence[TargetColumn]) -> tuple[str, ...]:
+        """Only the canonical form: T-SQL has no row hash that another engine computes alike."""
+        return (CANONICAL,)
 
     def count_rows(self, table: SourceTable, key_range: KeyRange | KeySet | None = None) -> int:
         """``COUNT_BIG(*)`` of the table, or of a key range."""
