@@ -24,6 +24,7 @@ from typing import Any
 from bench import contenders, dags, databases, machine, plots, report
 from bench.generic_transfer import DEFAULT_MIN_RATE, generic_transfer
 from bench.results import RunResult
+from include.replication.settings import DEFAULT_PARTITION_ROWS
 from localdev import postgres
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated contenders run in the first repetition only (GenericTransfer takes ~10 min at SCALE=1)",
     )
     parser.add_argument("--regenerate", action="store_true", help="rebuild the source even if it exists")
-    parser.add_argument("--partition-rows", type=int, default=500_000, help="bulk DAG partition size")
+    parser.add_argument("--partition-rows", type=int, default=DEFAULT_PARTITION_ROWS, help="bulk DAG partition size")
     parser.add_argument(
         "--verify", default="checksums", choices=["checksums", "counts", "off"], help="the DAGs' verify Param"
     )

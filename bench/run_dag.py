@@ -17,6 +17,7 @@ import re
 import time
 from pathlib import Path
 
+from include.replication.settings import DEFAULT_PARTITION_ROWS
 from include.stackoverflow.database import connect
 from include.stackoverflow.generate import generate
 from localdev import postgres
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--read-mode", default="copy", choices=["copy", "rows"])
     parser.add_argument("--reuse-source", action="store_true")
     parser.add_argument("--dag", default="streaming", choices=sorted(DAG_IDS))
-    parser.add_argument("--partition-rows", type=int, default=500_000, help="bulk DAG only")
+    parser.add_argument("--partition-rows", type=int, default=DEFAULT_PARTITION_ROWS, help="bulk DAG only")
     args = parser.parse_args()
 
     server = postgres.start("bench")

@@ -6,7 +6,7 @@ so both sides of a PostgreSQL-to-PostgreSQL copy hash with the same SQL.
 
 When both sides are PostgreSQL and hold the same column types, they can agree on a cheaper row
 hash than the canonical text's MD5: PostgreSQL's own extended hash of the row (``ROW_HASH``,
-ADR 0012). It is 2.4-4.7 times cheaper to compute (``bench/explain_checksum.py``) and as strict
+ADR 0012). It costs 2.3-6.5 times less per table (``bench/row_hash.py``) and is as strict
 where it matters; see ``native_row_hash``.
 """
 
