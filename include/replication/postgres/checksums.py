@@ -130,7 +130,7 @@ class PostgresChecksums:
     """The verification queries over ``self.conn`` (a pg8000 native connection); PostgreSQL text never holds NUL."""
 
     conn: Connection
-    _row_hash_form: str | None = None
+    _row_hash_form: str | None = None  # probed on first use: the form's name, or "" where the server has none
 
     def hash_forms(self, table: TableName, columns: Sequence[TargetColumn]) -> tuple[str, ...]:
         """``ROW_HASH`` (named with this server's answer to the probe), when every column's type allows it; the canonical form.
@@ -145,8 +145,18 @@ class PostgresChecksums:
             if any(own.get(c.name) != c.data_type for c in columns):
                 return (CANONICAL,)
         if self._row_hash_form is None:
-            self._row_hash_form = f"{ROW_HASH}/{self.conn.run(ROW_HASH_PROBE)[0][0]}"
-        return self._row_hash_form, CANONICAL
+            self._row_hash_form = self._probe_row_hash()
+        return (self._row_hash_form, CANONICAL) if self._row_hash_form else (CANONICAL,)
+
+    def _probe_row_hash(self) -> str:
+        """``ROW_HASH/<the probe row's hash>``; "" before PostgreSQL 14, which has no ``hash_record_extended``.
+
+        Asked first, not tried: a failed statement would end the snapshot's transaction.
+        """
+        (known,) = self.conn.run(
+            "SELECT to_regprocedure('pg_catalog.hash_record_extended(record, bigint)') IS NOT NULL"
+        )[0]
+        return f"{ROW_HASH}/{self.conn.run(ROW_HASH_PROBE)[0][0]}" if known else ""
 
     def count_rows(self, table: TableName, key_range: KeyRange | None = None) -> int:
         """``count(*)`` of the table, or of a key range."""
