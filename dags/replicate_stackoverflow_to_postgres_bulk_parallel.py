@@ -32,7 +32,12 @@ from include.replication.airflow.bulk_tasks import (
     prepare_staging_tables,
 )
 from include.replication.airflow.params import bulk_params, schedule, task_defaults
-from include.replication.airflow.tasks import discover_tables, summarize
+from include.replication.airflow.tasks import (
+    create_foreign_keys,
+    discover_tables,
+    release_foreign_keys,
+    summarize,
+)
 
 
 @task_group
@@ -57,11 +62,14 @@ DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
 )
 def replicate_stackoverflow_to_postgres_bulk_parallel():
     plan = discover_tables()
+    released = release_foreign_keys(plan)
     staging = prepare_staging_tables(plan)
     partitions = plan_partitions(plan)
     loaded = copy_partition.partial(plan=plan).expand(partition=partitions)
     finished = finish_table.partial(plan=plan).expand(table_name=list_tables(plan))
-    chain(plan, [staging, partitions], loaded, finished, summarize(tables=finished, partitions=loaded))
+    keys = create_foreign_keys(plan, released)
+    chain(plan, [staging, partitions], loaded, finished, keys, summarize(tables=finished, partitions=loaded, keys=keys))
+    released >> finished  # the swaps drop tables a foreign key might reference; the staged loads need no wait
 
 
 replicate_stackoverflow_to_postgres_bulk_parallel()

@@ -26,7 +26,13 @@ from datetime import datetime
 from airflow.sdk import chain, dag
 
 from include.replication.airflow.params import schedule, target_params, task_defaults
-from include.replication.airflow.tasks import discover_tables, replicate_by_level, summarize
+from include.replication.airflow.tasks import (
+    create_foreign_keys,
+    discover_tables,
+    release_foreign_keys,
+    replicate_by_level,
+    summarize,
+)
 
 DAG_ID = "replicate_stackoverflow_to_target"
 
@@ -44,8 +50,10 @@ DAG_ID = "replicate_stackoverflow_to_target"
 )
 def replicate_stackoverflow_to_target():
     plan = discover_tables()
-    levels, reports = replicate_by_level(plan)
-    chain(plan, *levels, summarize(tables=reports))
+    released = release_foreign_keys(plan)
+    groups, reports = replicate_by_level(plan)  # not chained: every table starts once the keys are released
+    keys = create_foreign_keys(plan, released)
+    chain(released, groups, keys, summarize(tables=reports, keys=keys))
 
 
 replicate_stackoverflow_to_target()
