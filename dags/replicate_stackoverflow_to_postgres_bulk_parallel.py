@@ -13,8 +13,14 @@ partition overlaps the loading of another. Loads take a slot of the pool
 extracts and verifications take one of `source_read_sessions` (env `STACKOVERFLOW_SOURCE_POOL`).
 Every task has an `execution_timeout` scaled to the rows it moves.
 
-Once every partition has loaded, each table is **verified against the source** (`verify`) and
-swapped in, in one transaction, and its staged files are removed.
+Partitions and swaps are mapped largest table first (the scheduler starts equal-weight mapped
+tasks in map-index order). Once every partition has loaded, each table is **verified against the
+source** (`verify`) and swapped in, in one transaction, and its staged files are removed.
+
+**Foreign keys** (`foreign_keys`, default `off`), as in the streaming DAG: the target's keys from or
+to the run's tables are dropped before the swaps (`release_foreign_keys`) and put back after them
+with those asked for (`create_foreign_keys`: `NOT VALID`, then `VALIDATE`; dangling rows counted
+and sampled in the summary, never failing the run).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 
 Refreshes a reporting or test SQL Server from production: every table of the source database
 (SQL Server `dbo` via pymssql) is copied into the SQL Server named by `target_conn_id` (an `mssql`
-connection, `stackoverflow_target` by default), one task per table, in the same four dependency
-groups as the PostgreSQL DAGs: lookups → users → posts and badges → post dependents.
+connection, `stackoverflow_target` by default), one task per table, shown in the same four groups
+as the PostgreSQL DAGs (lookups, users, posts and badges, post dependents) and, as there, all
+started once the plan is ready, largest first, as the pool `source_read_sessions` allows.
 
 Types are kept as they are (a rowversion's bytes land in `binary(8)`: the server writes
 rowversions), every digit is read (`datetime2(7)`, offsets of `datetimeoffset`), and ids are
@@ -15,6 +16,13 @@ primary key and the source's indexes are built, the copy is **verified against t
 swapped in with `sp_rename` and the identity reseeded past `max(Id)` with `DBCC CHECKIDENT`,
 within one transaction: readers see the old table or the new one, and a re-run never duplicates
 rows. NUL characters are kept (`nul_policy=keep`): SQL Server text can hold them.
+
+**Foreign keys** (`foreign_keys`, default `off`): the target's keys from or to the run's tables
+are dropped before the loads and put back after them, with those asked for (`source`,
+`stackoverflow`), each added `WITH NOCHECK` and then checked (`WITH CHECK CHECK CONSTRAINT`): one
+that rows violate stays untrusted, and its dangling rows are counted and sampled in the summary.
+A server that refuses `WITH NOCHECK` (Babelfish) gets each key added checked; one its rows violate
+is then reported as not created.
 
 Params can be passed with `--conf`, e.g. `{"tables": ["Users"], "target_conn_id": "reporting_sql"}`.
 """
