@@ -9,6 +9,7 @@ import pytest
 
 from include.replication.foreign_keys import (
     STACKOVERFLOW_REFERENCES,
+    ForeignKeyRefused,
     ForeignKeyReport,
     Origin,
     Reference,
@@ -140,7 +141,9 @@ def test_settle_restores_first_creates_once_and_reports_each():
     on the target is left; dangling rows are counted with samples; a refusal is reported, not raised."""
     released = ref("Votes", "PostId", "Posts", name="votes_post_fk")
     present = ref("Badges", "UserId", "Users")
-    target = FakeTarget([present], {"FK_Comments_PostId": Status.NOT_VALID, "FK_Votes_UserId": ValueError("no key")})
+    target = FakeTarget(
+        [present], {"FK_Comments_PostId": Status.NOT_VALID, "FK_Votes_UserId": ForeignKeyRefused("no key")}
+    )
     wanted = [(ref("Votes", "PostId", "Posts"), Origin.STACKOVERFLOW), (present, Origin.STACKOVERFLOW),
               (ref("Comments", "PostId", "Posts"), Origin.STACKOVERFLOW), (ref("Votes", "UserId", "Users"), Origin.STACKOVERFLOW)]  # fmt: skip
     report = settle_foreign_keys(target, mode=ForeignKeyMode.STACKOVERFLOW, schema="public", released=[released],
@@ -243,3 +246,48 @@ def test_tsql_statements_parse_and_quote_every_name():
     assert sent[5].startswith("SELECT TOP (5) c.[Id], c.[Post Id] FROM [dbo].[Vo]]tes] AS c")
     for statement in sent:
         dev_package("sqlglot").parse_one(statement, read="tsql")
+
+
+def refusing(number: int, message: bytes, statement: str = "WITH NOCHECK ADD"):
+    def answer(sql, params):
+        if statement in sql:
+            raise Exception(number, message + b"DB-Lib error message 20018, severity 16")
+        return []
+
+    return answer
+
+
+def test_tsql_refusal_is_reported_a_lost_connection_raised():
+    """A server error (1776: no key to reference) becomes ForeignKeyRefused with its message; DB-Lib's own (20047:
+    the connection is gone) propagates, so the task fails and is retried."""
+    with pytest.raises(ForeignKeyRefused, match=r"^There are no primary or candidate keys"):
+        SqlServerTarget(FakeConnection(refusing(1776, b"There are no primary or candidate keys"))).add_foreign_key(
+            QUOTED
+        )
+    with pytest.raises(Exception, match="DBPROCESS is dead") as raised:
+        SqlServerTarget(FakeConnection(refusing(20047, b"DBPROCESS is dead"))).add_foreign_key(QUOTED)
+    assert not isinstance(raised.value, ForeignKeyRefused)
+
+
+def test_tsql_without_nocheck_adds_checked_and_a_violated_key_is_not_created():
+    """Babelfish refuses WITH NOCHECK (33557097): the first key finds out, every key is then added checked;
+    a conflict (547) means the key cannot exist there: NOT_CREATED."""
+
+    def answer(sql, params):
+        if "WITH NOCHECK" in sql:
+            raise Exception(33557097, b"'ALTER TABLE WITH [NO]CHECK ADD' is not currently supported in Babelfish")
+        if "[FK x]" in sql:
+            raise Exception(547, b'insert or update on table "votes" violates foreign key constraint')
+        return []
+
+    conn = FakeConnection(answer)
+    target = SqlServerTarget(conn)
+    assert target.add_foreign_key(QUOTED) == Status.NOT_CREATED
+    clean = Reference(TableName("dbo", "Votes"), "FK_clean", ("VoteTypeId",), TableName("dbo", "VoteTypes"), ("Id",))
+    assert target.add_foreign_key(clean) == Status.VALIDATED
+    tried = [sql.split(" FOREIGN KEY")[0] for sql, _ in conn.executed]
+    assert tried == [
+        "ALTER TABLE [dbo].[Vo]]tes] WITH NOCHECK ADD CONSTRAINT [FK x]",
+        "ALTER TABLE [dbo].[Vo]]tes] ADD CONSTRAINT [FK x]",
+        "ALTER TABLE [dbo].[Votes] ADD CONSTRAINT [FK_clean]",  # no second probe
+    ]

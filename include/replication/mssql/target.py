@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from include.replication.copy.text_format import decode_rows
-from include.replication.foreign_keys import Reference, Status
+from include.replication.foreign_keys import ForeignKeyRefused, Reference, Status
 from include.replication.interfaces import Shape
 from include.replication.models import Index, KeyRange, KeySet, SourceTable, TableName, TargetColumn, identity_column
 from include.replication.mssql import catalog, insert, types
@@ -331,15 +331,20 @@ class SqlServerTarget(SqlServerChecksums):
                 run(self.conn, f"ALTER TABLE {table} WITH NOCHECK ADD CONSTRAINT {name} {definition}")
                 self._unchecked_foreign_keys = True
             except Exception as exc:
-                if self._unchecked_foreign_keys is not None or _error_number(exc) != UNSUPPORTED:
+                if self._unchecked_foreign_keys is None and _error_number(exc) == UNSUPPORTED:
+                    self._unchecked_foreign_keys = False
+                elif refused := _refusal(exc):
+                    raise refused from exc
+                else:
                     raise
-                self._unchecked_foreign_keys = False
         statement = (f"ALTER TABLE {table} WITH CHECK CHECK CONSTRAINT {name}" if self._unchecked_foreign_keys
                      else f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")  # fmt: skip
         try:
             run(self.conn, statement)
         except Exception as exc:
             if _error_number(exc) != CONSTRAINT_CONFLICT:
+                if refused := _refusal(exc):
+                    raise refused from exc
                 raise
             return Status.NOT_VALID if self._unchecked_foreign_keys else Status.NOT_CREATED
         return Status.VALIDATED
@@ -370,6 +375,20 @@ def _foreign_key_definition(reference: Reference) -> str:
     referenced = ", ".join(quote(c) for c in reference.referenced_columns)
     return (f"FOREIGN KEY ({columns}) REFERENCES {qualified(reference.referenced)} ({referenced}) "
             f"ON DELETE {reference.on_delete} ON UPDATE {reference.on_update}")  # fmt: skip
+
+
+def _refusal(exc: BaseException) -> ForeignKeyRefused | None:
+    """A server's refusal as ``ForeignKeyRefused`` with its message; None for anything else (a lost connection).
+
+    pymssql gives the server's error number and message; numbers 20000-20999 are DB-Lib's own
+    (the client's: timeouts, a dropped connection), not the server's answer.
+    """
+    number = _error_number(exc)
+    if number is None or 20000 <= number < 21000:
+        return None
+    detail = exc.args[1] if len(exc.args) > 1 else b""
+    message = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail or exc)
+    return ForeignKeyRefused(message.split("DB-Lib error")[0].strip())
 
 
 def _error_number(exc: BaseException) -> int | None:

@@ -13,7 +13,7 @@ from typing import Any
 from pg8000.exceptions import DatabaseError
 from pg8000.native import Connection
 
-from include.replication.foreign_keys import Reference, Status
+from include.replication.foreign_keys import ForeignKeyRefused, Reference, Status
 from include.replication.interfaces import Shape
 from include.replication.models import Index, KeyRange, KeySet, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
@@ -208,8 +208,11 @@ class PostgresTarget(PostgresChecksums):
         VALIDATE scans the referencing table against the referenced key's index while reads and
         writes go on (SHARE UPDATE EXCLUSIVE); a violating row fails it, and the key stays NOT VALID.
         """
-        with self.transaction():
-            self.conn.run(ddl.add_foreign_key_sql(reference))
+        try:
+            with self.transaction():
+                self.conn.run(ddl.add_foreign_key_sql(reference))
+        except DatabaseError as exc:  # the server answered: refused (a lost connection is an InterfaceError)
+            raise ForeignKeyRefused(_message(exc)) from exc
         try:
             with self.transaction():
                 self.conn.run(f"ALTER TABLE {qualified(reference.table)} VALIDATE CONSTRAINT {quote(reference.name)}")
@@ -226,6 +229,12 @@ class PostgresTarget(PostgresChecksums):
         count_sql, sample_sql = ddl.dangling_sql(reference, key)
         count = self.conn.run(count_sql)[0][0]
         return count, [tuple(row) for row in self.conn.run(sample_sql, limit=limit)] if count else []
+
+
+def _message(exc: DatabaseError) -> str:
+    """The server's message (``M``) from pg8000's error fields."""
+    fields = exc.args[0] if exc.args else None
+    return fields.get("M", str(exc)) if isinstance(fields, dict) else str(exc)
 
 
 def _sqlstate(exc: DatabaseError) -> str | None:
