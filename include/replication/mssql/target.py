@@ -309,7 +309,7 @@ class SqlServerTarget(SqlServerChecksums):
                 tuple(referenced),
                 on_delete.replace("_", " "),
                 on_update.replace("_", " "),
-            )  # fmt: skip
+            )
             for (s, t, name), (table, columns, referenced, on_delete, on_update) in found.items()
         ]
 

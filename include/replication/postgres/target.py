@@ -192,7 +192,7 @@ class PostgresTarget(PostgresChecksums):
                 tuple(ref_cols),
                 ddl.ACTION_CODES[on_delete],
                 ddl.ACTION_CODES[on_update],
-            )  # fmt: skip
+            )
             for s, t, name, cols, rs, rt, ref_cols, on_delete, on_update in self.conn.run(
                 TARGET_FOREIGN_KEYS_SQL, schema=schema
             )
