@@ -13,8 +13,14 @@ partition overlaps the loading of another. Loads take a slot of the pool
 extracts and verifications take one of `source_read_sessions` (env `STACKOVERFLOW_SOURCE_POOL`).
 Every task has an `execution_timeout` scaled to the rows it moves.
 
-Once every partition has loaded, each table is **verified against the source** (`verify`) and
-swapped in, in one transaction, and its staged files are removed.
+Partitions and swaps are mapped largest table first (the scheduler starts equal-weight mapped
+tasks in map-index order). Once every partition has loaded, each table is **verified against the
+source** (`verify`) and swapped in, in one transaction, and its staged files are removed.
+
+**Foreign keys** (`foreign_keys`, default `off`), as in the streaming DAG: the target's keys from or
+to the run's tables are dropped before the swaps (`release_foreign_keys`) and put back after them
+with those asked for (`create_foreign_keys`: `NOT VALID`, then `VALIDATE`; dangling rows counted
+and sampled in the summary, never failing the run).
 """
 
 from __future__ import annotations
@@ -32,7 +38,12 @@ from include.replication.airflow.bulk_tasks import (
     prepare_staging_tables,
 )
 from include.replication.airflow.params import bulk_params, schedule, task_defaults
-from include.replication.airflow.tasks import discover_tables, summarize
+from include.replication.airflow.tasks import (
+    create_foreign_keys,
+    discover_tables,
+    release_foreign_keys,
+    summarize,
+)
 
 
 @task_group
@@ -57,11 +68,14 @@ DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"
 )
 def replicate_stackoverflow_to_postgres_bulk_parallel():
     plan = discover_tables()
+    released = release_foreign_keys(plan)
     staging = prepare_staging_tables(plan)
     partitions = plan_partitions(plan)
     loaded = copy_partition.partial(plan=plan).expand(partition=partitions)
     finished = finish_table.partial(plan=plan).expand(table_name=list_tables(plan))
-    chain(plan, [staging, partitions], loaded, finished, summarize(tables=finished, partitions=loaded))
+    keys = create_foreign_keys(plan, released)
+    chain(plan, [staging, partitions], loaded, finished, keys, summarize(tables=finished, partitions=loaded, keys=keys))
+    released >> finished  # the swaps drop tables a foreign key might reference; the staged loads need no wait
 
 
 replicate_stackoverflow_to_postgres_bulk_parallel()

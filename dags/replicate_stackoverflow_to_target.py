@@ -3,8 +3,9 @@
 
 Refreshes a reporting or test SQL Server from production: every table of the source database
 (SQL Server `dbo` via pymssql) is copied into the SQL Server named by `target_conn_id` (an `mssql`
-connection, `stackoverflow_target` by default), one task per table, in the same four dependency
-groups as the PostgreSQL DAGs: lookups → users → posts and badges → post dependents.
+connection, `stackoverflow_target` by default), one task per table, shown in the same four groups
+as the PostgreSQL DAGs (lookups, users, posts and badges, post dependents) and, as there, all
+started once the plan is ready, largest first, as the pool `source_read_sessions` allows.
 
 Types are kept as they are (a rowversion's bytes land in `binary(8)`: the server writes
 rowversions), every digit is read (`datetime2(7)`, offsets of `datetimeoffset`), and ids are
@@ -16,6 +17,13 @@ swapped in with `sp_rename` and the identity reseeded past `max(Id)` with `DBCC 
 within one transaction: readers see the old table or the new one, and a re-run never duplicates
 rows. NUL characters are kept (`nul_policy=keep`): SQL Server text can hold them.
 
+**Foreign keys** (`foreign_keys`, default `off`): the target's keys from or to the run's tables
+are dropped before the loads and put back after them, with those asked for (`source`,
+`stackoverflow`), each added `WITH NOCHECK` and then checked (`WITH CHECK CHECK CONSTRAINT`): one
+that rows violate stays untrusted, and its dangling rows are counted and sampled in the summary.
+A server that refuses `WITH NOCHECK` (Babelfish) gets each key added checked; one its rows violate
+is then reported as not created.
+
 Params can be passed with `--conf`, e.g. `{"tables": ["Users"], "target_conn_id": "reporting_sql"}`.
 """
 
@@ -26,7 +34,13 @@ from datetime import datetime
 from airflow.sdk import chain, dag
 
 from include.replication.airflow.params import schedule, target_params, task_defaults
-from include.replication.airflow.tasks import discover_tables, replicate_by_level, summarize
+from include.replication.airflow.tasks import (
+    create_foreign_keys,
+    discover_tables,
+    release_foreign_keys,
+    replicate_by_level,
+    summarize,
+)
 
 DAG_ID = "replicate_stackoverflow_to_target"
 
@@ -44,8 +58,10 @@ DAG_ID = "replicate_stackoverflow_to_target"
 )
 def replicate_stackoverflow_to_target():
     plan = discover_tables()
-    levels, reports = replicate_by_level(plan)
-    chain(plan, *levels, summarize(tables=reports))
+    released = release_foreign_keys(plan)
+    groups, reports = replicate_by_level(plan)  # not chained: every table starts once the keys are released
+    keys = create_foreign_keys(plan, released)
+    chain(released, groups, keys, summarize(tables=reports, keys=keys))
 
 
 replicate_stackoverflow_to_target()

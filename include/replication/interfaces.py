@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from include.replication.foreign_keys import Reference, Status
 from include.replication.models import Index, KeyRange, KeySet, SourceTable, TableName, TargetColumn
 from include.replication.partitions import KeyDistribution
 from include.replication.settings import NulPolicy
@@ -144,3 +145,21 @@ class Target(Checksummable, Protocol):
 
     def close(self) -> None:
         """Close the connection."""
+
+    def foreign_keys(self, schema: str) -> list[Reference]:
+        """Every foreign key whose table or referenced table is in ``schema``, as the target's catalog spells it."""
+
+    def drop_foreign_key(self, reference: Reference) -> None:
+        """Drop one foreign key (inside the caller's transaction)."""
+
+    def add_foreign_key(self, reference: Reference) -> Status:
+        """Add a foreign key without checking existing rows, then validate it (each step committed on its own).
+
+        ``VALIDATED``; ``NOT_VALID`` when rows violate it (kept, enforced for new rows); ``NOT_CREATED``
+        when rows violate it and the server cannot keep an unchecked one. Other refusals raise.
+        """
+
+    def dangling_references(
+        self, reference: Reference, *, key: Sequence[str], limit: int
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """Rows whose (non-NULL) columns reference no row: how many, and the first ``limit`` by ``key`` (key, columns)."""

@@ -1,9 +1,11 @@
-"""Dependency levels: which tables load together, and which must wait for others.
+"""Dependency levels: the four groups the DAGs show tables in, and the order in which tables start.
 
-The nine StackOverflow tables have no foreign keys, so their order comes from a manifest
-(lookups -> Users -> Badges, Posts -> Comments, Votes, PostLinks): the order in which their
-references point. Any other table gets its level from the foreign keys the source declares
-(one past the deepest table it references), else from the manifest, else the last level.
+The levels follow the references (lookups -> Users -> Badges, Posts -> Comments, Votes, PostLinks):
+the nine StackOverflow tables declare no foreign keys, so theirs come from a manifest; any other
+table gets its level from the foreign keys the source declares (one past the deepest table it
+references), else from the manifest, else the last level. They group tasks for the reader; they
+do not order the loads: no foreign key is in force while tables load (``foreign_keys.py``, ADR
+0011), so every table may start at once, the largest first (``LOAD_PRIORITY``).
 """
 
 from __future__ import annotations
@@ -69,3 +71,26 @@ STATIC_TABLES: tuple[tuple[str, ...], ...] = (
     ("Badges", "Posts"),
     ("Comments", "Votes", "PostLinks"),
 )
+
+
+# A table task's priority_weight: when the pool or the executor has fewer slots than tables, the
+# scheduler starts the heaviest waiting task first, so the longest copy (Posts: 4.3 GB of text at
+# StackOverflow2010's size, then Votes' 10M rows) starts at once and the small ones fill the gaps.
+# The order is the tables' measured copy times at scale 1 (docs/bench/results-scale-1.json).
+LOAD_PRIORITY: Mapping[str, int] = {
+    "Posts": 90,
+    "Votes": 80,
+    "Comments": 70,
+    "Badges": 60,
+    "Users": 50,
+    "PostLinks": 40,
+    "VoteTypes": 10,
+    "PostTypes": 10,
+    "LinkTypes": 10,
+}
+# The tables beyond the nine (one mapped task per level): their size is unknown when the DAG is
+# parsed. They start right after Posts: a small one is done in seconds wherever it runs, a large
+# one (PostHistory in the larger StackOverflow databases outweighs Posts) started last would end
+# the run last. Listing them (a catalog-free task) comes before everything.
+OTHER_TABLES_PRIORITY = 85
+LIST_OTHER_TABLES_PRIORITY = 100

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from include.replication.foreign_keys import ForeignKeyReport, Status
 from include.replication.partitions import Partition
 from include.replication.settings import MB
 from include.replication.verify import TableVerification
@@ -111,11 +112,14 @@ def with_partitions(report: TableReport, partitions: Sequence[PartitionReport]) 
     )
 
 
-def run_summary(reports: Sequence[TableReport], partitions: Sequence[PartitionReport] = ()) -> dict[str, Any]:
-    """The run's summary for XCom: every table's report, the partitions, totals."""
+def run_summary(
+    reports: Sequence[TableReport], partitions: Sequence[PartitionReport] = (), *, keys: ForeignKeyReport | None = None
+) -> dict[str, Any]:
+    """The run's summary for XCom: every table's report, the partitions, the foreign keys, totals."""
     return {
         "tables": [r.to_dict() for r in reports],
         "partitions": [p.to_dict() for p in partitions],
+        "foreign_keys": keys.to_dict() if keys else None,
         "totals": {
             "tables": len(reports),
             "rows": sum(r.stats.rows for r in reports),
@@ -195,3 +199,26 @@ def partition_table(partitions: Sequence[PartitionReport]) -> str:
             f"{p.load_seconds:>9.1f}{peak:>9.0f}"
         )
     return "\n".join(lines)
+
+
+def foreign_key_lines(report: ForeignKeyReport | None) -> list[str]:
+    """What the run did with foreign keys: a count per status, then one line per key (dangling rows with samples).
+
+    Nothing when no foreign key was touched (``foreign_keys=off`` on a target without any).
+    """
+    if report is None or not (report.released or report.outcomes or report.skipped):
+        return []
+    counts = Counter(o.status for o in report.outcomes)
+    lines = [f"foreign_keys={report.mode.value}: "
+             + ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+             + (f"; {len(report.released)} dropped for the loads and put back" if report.released else "")]  # fmt: skip
+    for o in report.outcomes:
+        line = f"  {o.status.value.upper() if o.status == Status.NOT_VALID else o.status.value:<16}{o.reference.name}: {o.reference.describe()}"
+        if o.dangling_rows:
+            line += (f": {o.dangling_rows:,} rows reference missing rows of {o.reference.referenced.name}, "
+                     f"e.g. {', '.join(o.samples)}")  # fmt: skip
+        if o.note:
+            line += f" ({o.note})"
+        lines.append(line + (f" [{o.origin.value}]" if o.origin.value != report.mode.value else ""))
+    lines.extend(f"  skipped         {why}" for why in report.skipped)
+    return lines

@@ -61,6 +61,14 @@ class ReadMode(StrEnum):
     ROWS = "rows"  # fetched rows through the shared encoder: the SQL Server path's
 
 
+class ForeignKeyMode(StrEnum):
+    """Which foreign keys the run creates on the target once every table is loaded."""
+
+    OFF = "off"  # none (foreign keys already on the target are dropped for the loads and put back)
+    SOURCE = "source"  # the ones the source declares
+    STACKOVERFLOW = "stackoverflow"  # those, plus the references StackOverflow's data has but does not declare
+
+
 class SettingsError(ValueError):
     """A Param value the run cannot use; the message names the Param."""
 
@@ -83,6 +91,7 @@ class ReplicationSettings:
     partition_rows: int = DEFAULT_PARTITION_ROWS
     staging_url: str = ""  # bulk DAG: where partitions are staged; empty: a folder under AIRFLOW_HOME
     source_snapshot: SnapshotMode = SnapshotMode.AUTO
+    foreign_keys: ForeignKeyMode = ForeignKeyMode.OFF
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ReplicationSettings:
@@ -134,6 +143,7 @@ _CHOICES: dict[str, type[StrEnum]] = {
     "load_mode": LoadMode,
     "source_read_mode": ReadMode,
     "source_snapshot": SnapshotMode,
+    "foreign_keys": ForeignKeyMode,
 }
 
 

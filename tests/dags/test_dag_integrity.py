@@ -99,18 +99,58 @@ def test_one_task_per_table_in_four_groups(dagbag, dag_id):
         assert ids == tasks | {"list_other_tables", "replicate_other_tables"}, group
 
 
+def group_of(task_id: str) -> str:
+    return task_id.split(".", 1)[0]
+
+
 @pytest.mark.parametrize("dag_id", TABLE_BY_TABLE)
-def test_groups_run_in_dependency_order(dagbag, dag_id):
-    """lookups -> users -> posts_and_badges -> post_dependents -> summarize, after discover_tables."""
-    order = ["discover_tables", *GROUPS, "summarize"]
+def test_groups_are_not_chained(dagbag, dag_id):
+    """Load order does not constrain scheduling: no level group waits for another; tables wait for the plan only.
 
-    def group_of(task_id: str) -> str:
-        return task_id.split(".", 1)[0]
+    (and for the foreign keys to be released: a key in force would reject rows loaded out of order)
+    """
+    for task in dagbag.dags[dag_id].tasks:
+        if group_of(task.task_id) in GROUPS:
+            outside = {u for u in task.upstream_task_ids if group_of(u) != group_of(task.task_id)}
+            assert outside <= {"discover_tables", "release_foreign_keys"}, task.task_id
 
-    for earlier, later in zip(order, order[1:], strict=False):
-        later_tasks = [t for t in dagbag.dags[dag_id].tasks if group_of(t.task_id) == later]
-        upstream_groups = {group_of(u) for t in later_tasks for u in t.upstream_task_ids}
-        assert earlier in upstream_groups, f"{later} does not wait for {earlier}"
+
+@pytest.mark.parametrize("dag_id", TABLE_BY_TABLE)
+def test_largest_tables_start_first(dagbag, dag_id):
+    """priority_weight orders the nine by size (Posts > Votes > Comments > Badges > Users > PostLinks > lookups).
+
+    ``absolute``: each task's own weight; the default (``downstream``) would add the weights of what follows.
+    """
+    tasks = {t.task_id.split(".", 1)[-1]: t for t in dagbag.dags[dag_id].tasks if group_of(t.task_id) in GROUPS}
+    by_size = ["Posts", "Votes", "Comments", "Badges", "Users", "PostLinks", "VoteTypes"]
+    weights = [tasks[f"replicate_{name}"].priority_weight for name in by_size]
+    assert weights == sorted(weights, reverse=True) and len(set(weights)) == len(weights), weights
+    assert tasks["replicate_VoteTypes"].priority_weight == tasks["replicate_LinkTypes"].priority_weight
+    assert tasks["replicate_other_tables"].priority_weight > tasks["replicate_Votes"].priority_weight
+    assert all(str(t.weight_rule) == "absolute" or getattr(t.weight_rule, "_weight_rule", "") == "absolute"
+               for t in tasks.values()), {n: t.weight_rule for n, t in tasks.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize("dag_id", TABLE_BY_TABLE)
+def test_foreign_keys_released_before_and_created_after_every_table(dagbag, dag_id):
+    """release_foreign_keys precedes every table task; create_foreign_keys follows all, tolerating skipped ones."""
+    dag = dagbag.dags[dag_id]
+    tables = [t.task_id for t in dag.tasks if group_of(t.task_id) in GROUPS and "replicate_" in t.task_id]
+    create = dag.get_task("create_foreign_keys")
+    assert create.trigger_rule == "none_failed"
+    assert set(tables) <= create.upstream_task_ids
+    assert "create_foreign_keys" in dag.get_task("summarize").upstream_task_ids
+    for table in tables:
+        assert "release_foreign_keys" in dag.get_task(table).get_flat_relative_ids(upstream=True), table
+    assert dag.get_task("release_foreign_keys").upstream_task_ids == {"discover_tables"}
+
+
+@pytest.mark.parametrize("dag_id", [STREAMING, TO_TARGET, "replicate_stackoverflow_to_postgres_bulk_parallel"])
+def test_foreign_keys_param_defaults_off(dagbag, dag_id):
+    """foreign_keys: off by default (today's target: none created), or source / stackoverflow."""
+    param = dagbag.dags[dag_id].params.get_param("foreign_keys")
+    assert param.value == "off"
+    assert param.schema["enum"] == ["off", "source", "stackoverflow"]
 
 
 def test_table_tasks_tolerate_skipped_upstreams(streaming):
@@ -156,6 +196,16 @@ def test_bulk_partitions_are_mapped_and_loads_take_a_pool_slot(bulk):
     assert "copy_partition.extract_partition" in tasks["copy_partition.load_partition"].upstream_task_ids
     assert "copy_partition.load_partition" in tasks["finish_table"].upstream_task_ids
     assert "finish_table" in tasks["summarize"].upstream_task_ids
+
+
+def test_bulk_swaps_wait_for_released_keys_and_keys_follow_them(bulk):
+    """The swaps (finish_table) wait for release_foreign_keys; create_foreign_keys follows every swap."""
+    tasks = {t.task_id: t for t in bulk.tasks}
+    assert "release_foreign_keys" in tasks["finish_table"].upstream_task_ids
+    assert "release_foreign_keys" not in tasks["copy_partition.load_partition"].upstream_task_ids
+    assert tasks["create_foreign_keys"].upstream_task_ids >= {"finish_table", "release_foreign_keys"}
+    assert tasks["create_foreign_keys"].trigger_rule == "none_failed"
+    assert "create_foreign_keys" in tasks["summarize"].upstream_task_ids
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,8 @@ def plan_partitions(plan: dict[str, Any]) -> list[dict[str, Any]]:
     )
     partitions: list[Partition] = []
     try:
-        for name, table in run.tables.items():
+        for name in largest_first(run):
+            table = run.tables[name]
             key = table.integer_key
             spread = source.key_distribution(table, key) if key else None
             parts = plan_table(
@@ -181,5 +182,14 @@ def remove_staged(folder: ObjectStoragePath) -> None:
 
 @task
 def list_tables(plan: dict[str, Any]) -> list[str]:
-    """The selected tables (finish_table is mapped over them)."""
-    return list(ReplicationPlan.from_dict(plan).tables)
+    """The selected tables, largest first (finish_table is mapped over them)."""
+    return largest_first(ReplicationPlan.from_dict(plan))
+
+
+def largest_first(run: ReplicationPlan) -> list[str]:
+    """The planned tables by the catalog's row estimate, largest first.
+
+    A mapped task's instances share one priority_weight; among equal weights the scheduler queues
+    them by map index, so the order of the list they are mapped over is the order they start in.
+    """
+    return sorted(run.tables, key=lambda name: -run.tables[name].approx_rows)

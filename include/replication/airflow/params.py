@@ -21,6 +21,7 @@ from include.replication.settings import (
     DEFAULT_SQLSERVER_BUFFER_MB,
     DEFAULT_SQLSERVER_TARGET_CONN_ID,
     DEFAULT_TARGET_CONN_ID,
+    ForeignKeyMode,
     LoadMode,
     NulPolicy,
     ReadMode,
@@ -87,6 +88,7 @@ def replication_params() -> dict[str, Param]:
         "load_mode": Param(default_load_mode(), enum=_values(LoadMode), description="replace: staging table swapped in; append: add rows; sync: re-copy only the key ranges that differ"),
         "source_read_mode": Param(ReadMode.COPY.value, enum=_values(ReadMode), description="PostgreSQL sources: COPY TO STDOUT, or row fetch + encoder (the SQL Server path)"),
         "source_snapshot": Param(SnapshotMode.AUTO.value, enum=_values(SnapshotMode), description="auto: copy and verify each table in one source snapshot where the source allows it, else re-copy what changed; require: fail without one; off: no snapshot"),
+        "foreign_keys": Param(ForeignKeyMode.OFF.value, enum=_values(ForeignKeyMode), description="After every table is loaded, create foreign keys on the target: off; source: those the source declares; stackoverflow: those plus StackOverflow's undeclared references. Dangling references are counted and reported, the key left NOT VALID"),
     }  # fmt: skip
 
 

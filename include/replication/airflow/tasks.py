@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAlias, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from include.replication import foreign_keys
 from include.replication.airflow.connections import (
     ConnectionConfigError,
     engine_of,
@@ -25,13 +26,22 @@ from include.replication.airflow.connections import (
 from include.replication.airflow.limits import SOURCE_POOL
 from include.replication.airflow.lineage import report_lineage, table_uri
 from include.replication.airflow.staging import refuse_unshared_staging
+from include.replication.foreign_keys import ForeignKeyReport, Reference
 from include.replication.interfaces import Source, Target
-from include.replication.levels import LEVEL_NAMES, STATIC_TABLES
+from include.replication.levels import (
+    LEVEL_NAMES,
+    LIST_OTHER_TABLES_PRIORITY,
+    LOAD_PRIORITY,
+    OTHER_TABLES_PRIORITY,
+    STATIC_TABLES,
+)
 from include.replication.load import replicate_table
+from include.replication.models import TableName
 from include.replication.plan import PlanError, ReplicationPlan, build_plan
 from include.replication.report import (
     PartitionReport,
     TableReport,
+    foreign_key_lines,
     partition_table,
     run_summary,
     summary_table,
@@ -39,6 +49,7 @@ from include.replication.report import (
     with_partitions,
 )
 from include.replication.settings import (
+    ForeignKeyMode,
     LoadMode,
     ReplicationSettings,
     SettingsError,
@@ -187,36 +198,113 @@ def emit_asset(run: ReplicationPlan, table: str) -> None:
 
 
 @task(multiple_outputs=False, trigger_rule="none_failed")
-def summarize(tables: list[Any], partitions: Any = ()) -> dict[str, Any]:
+def summarize(tables: list[Any], partitions: Any = (), keys: dict[str, Any] | None = None) -> dict[str, Any]:
     """Log the run summary and the verification table from the table (and partition) reports; return them.
 
     ``tables``: the reports of the table tasks (None for a table that was skipped; a list for a
-    mapped task). ``partitions``: the bulk DAG's partition reports.
+    mapped task). ``partitions``: the bulk DAG's partition reports. ``keys``: what
+    ``create_foreign_keys`` did.
     """
     staged = [PartitionReport.from_dict(p) for p in _flatten([partitions])]
     reports = [with_partitions(TableReport.from_dict(r), staged) for r in _flatten(tables)]
+    settled = ForeignKeyReport.from_dict(keys) if keys else None
     log.info("Verification:\n%s", verification_table([r.verification for r in reports]))
     log.info("Run summary:\n%s", summary_table([r.stats for r in reports]))
     if staged:
         log.info("Partitions:\n%s", partition_table(staged))
-    return run_summary(reports, staged)
+    if lines := foreign_key_lines(settled):
+        log.info("Foreign keys:\n%s", "\n".join(lines))
+    return run_summary(reports, staged, keys=settled)
+
+
+def run_targets(run: ReplicationPlan) -> list[TableName]:
+    """The target tables the run writes."""
+    return [run.job(name).target for name in run.tables]
+
+
+@task(multiple_outputs=False)
+def release_foreign_keys(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Drop the target's foreign keys from or to the tables the run writes, so they load in any order, at once.
+
+    ``create_foreign_keys`` puts every one back after the loads. Nothing to drop (the usual case
+    with ``foreign_keys=off``): one catalog query.
+    """
+    run = ReplicationPlan.from_dict(plan)
+    target = open_target(run.settings.target_conn_id, engine=run.target_engine)
+    try:
+        released = foreign_keys.release_foreign_keys(target, schema=run.settings.target_schema,
+                                                     tables=run_targets(run))  # fmt: skip
+    finally:
+        close_quietly(target)
+    for reference in released:
+        log.info("Dropped foreign key %s (%s) for the loads; create_foreign_keys puts it back after them",
+                 reference.name, reference.describe())  # fmt: skip
+    return [r.to_dict() for r in released]
+
+
+# After every table task, none failed: a failed table is retried (or cleared) with its foreign
+# keys still released, never meeting one put back under it.
+@task(multiple_outputs=False, trigger_rule="none_failed")
+def create_foreign_keys(plan: dict[str, Any], released: list[dict[str, Any]]) -> dict[str, Any]:
+    """Once every table is loaded: put back the released foreign keys and create those ``foreign_keys`` asks for.
+
+    Each is added unchecked and then validated; dangling references are counted and sampled, not
+    fatal. With ``foreign_keys=off`` and nothing released, the target is not touched.
+    """
+    run = ReplicationPlan.from_dict(plan)
+    settings = run.settings
+    put_back = [Reference.from_dict(r) for r in released or []]
+    if settings.foreign_keys == ForeignKeyMode.OFF and not put_back:
+        return ForeignKeyReport(settings.foreign_keys).to_dict()
+    target = open_target(settings.target_conn_id, engine=run.target_engine)
+    try:
+
+        def columns_of(table: TableName) -> set[str] | None:
+            shape = target.shape(table)
+            return None if shape is None else {name.casefold() for name, _, _ in shape[0]}
+
+        def keys(table: TableName) -> tuple[str, ...]:
+            planned = run.tables.get(table.name) if table.schema == settings.target_schema else None
+            if planned is not None and planned.primary_key:
+                return planned.primary_key
+            shape = target.shape(table)
+            return shape[1] if shape else ()
+
+        wanted, skipped = foreign_keys.wanted_references(
+            run.tables, mode=settings.foreign_keys, source_schema=run.source_schema,
+            target_schema=settings.target_schema, columns_of=columns_of,
+        )  # fmt: skip
+        report = foreign_keys.settle_foreign_keys(
+            target, mode=settings.foreign_keys, schema=settings.target_schema, released=put_back, wanted=wanted,
+            keys=keys, skipped=skipped, on_progress=log.info,
+        )  # fmt: skip
+    finally:
+        close_quietly(target)
+    log.info("Foreign keys:\n%s", "\n".join(foreign_key_lines(report)))
+    return report.to_dict()
 
 
 def replicate_by_level(plan: Any) -> tuple[list[TaskGroup], list[Any]]:
-    """Wiring for the DAGs that copy table by table: a TaskGroup per dependency level, in order.
+    """Wiring for the DAGs that copy table by table: a TaskGroup per dependency level, for the reader.
 
     Each level holds a task per known table and a mapped task for the discovered extras
-    (``list_other_tables``). Returns the groups, to chain, and every table task's output, for
-    ``summarize``. Call inside a DAG.
+    (``list_other_tables``). The groups are not chained: every table task may start once the plan
+    is ready (and the foreign keys released), the largest first (``LOAD_PRIORITY``; ``absolute``:
+    a task's own weight, not summed over what follows it), as far as the pool and the executor
+    allow. Returns the groups and every table task's output, for ``summarize``. Call inside a DAG.
     """
     groups, reports = [], []
     for level, name in enumerate(LEVEL_NAMES):
         with TaskGroup(group_id=name, tooltip=f"Level {level}: {', '.join(STATIC_TABLES[level])}") as group:
             for table in STATIC_TABLES[level]:
-                reports.append(replicate.override(task_id=f"replicate_{table}")(table_name=table, plan=plan))
-            others = list_other_tables(plan, level)
-            mapped = replicate.override(task_id="replicate_other_tables").partial(plan=plan).expand(table_name=others)
-            reports.append(mapped)
+                copy = replicate.override(task_id=f"replicate_{table}", priority_weight=LOAD_PRIORITY[table],
+                                          weight_rule="absolute")  # fmt: skip
+                reports.append(copy(table_name=table, plan=plan))
+            others = list_other_tables.override(priority_weight=LIST_OTHER_TABLES_PRIORITY,
+                                                weight_rule="absolute")(plan, level)  # fmt: skip
+            mapped = replicate.override(task_id="replicate_other_tables", priority_weight=OTHER_TABLES_PRIORITY,
+                                        weight_rule="absolute")  # fmt: skip
+            reports.append(mapped.partial(plan=plan).expand(table_name=others))
         groups.append(group)
     return groups, reports
 

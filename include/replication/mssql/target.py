@@ -15,9 +15,11 @@ import re
 from collections.abc import Generator, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from include.replication.copy.text_format import decode_rows
+from include.replication.foreign_keys import ForeignKeyRefused, Reference, Status
 from include.replication.interfaces import Shape
 from include.replication.models import Index, KeyRange, KeySet, SourceTable, TableName, TargetColumn, identity_column
 from include.replication.mssql import catalog, insert, types
@@ -40,6 +42,11 @@ def staging_name(name: str, suffix: str = STAGING_SUFFIX) -> str:
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
     return f"{name[: MAX_IDENTIFIER_CHARS - len(suffix) - 9]}_{digest}{suffix}"
 
+
+TARGET_FOREIGN_KEYS_SQL = (Path(__file__).parent / "sql" / "target" / "foreign_keys.sql").read_text()
+CONSTRAINT_CONFLICT = 547  # error number: a statement conflicts with a FOREIGN KEY (or CHECK) constraint
+# Babelfish refuses ALTER TABLE WITH [NO]CHECK with this number and "... is not currently supported in Babelfish"
+UNSUPPORTED = 33557097
 
 _REGULAR = re.compile(r"[A-Za-z_][A-Za-z0-9_@#$]*\Z")
 
@@ -82,6 +89,7 @@ class SqlServerTarget(SqlServerChecksums):
         self.conn = conn
         self._capabilities = capabilities
         self._catalog: dict[TableName, SourceTable] = {}  # per table; a DDL step on it forgets it
+        self._unchecked_foreign_keys: bool | None = None  # WITH NOCHECK ADD works (None: not tried yet)
 
     @contextmanager
     def transaction(self) -> Generator[None, None, None]:
@@ -282,3 +290,107 @@ class SqlServerTarget(SqlServerChecksums):
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def foreign_keys(self, schema: str) -> list[Reference]:
+        """Every foreign key from or to a table of ``schema`` (``sys.foreign_keys``), with its actions."""
+        found: dict[tuple[str, str, str], list[Any]] = {}
+        for s, t, name, column, rs, rt, referenced, on_delete, on_update in fetch_all(
+            self.conn, TARGET_FOREIGN_KEYS_SQL, {"schema": schema}
+        ):
+            entry = found.setdefault((s, t, name), [TableName(rs, rt), [], [], on_delete, on_update])
+            entry[1].append(column)
+            entry[2].append(referenced)
+        return [
+            Reference(
+                TableName(s, t),
+                name,
+                tuple(columns),
+                table,
+                tuple(referenced),
+                on_delete.replace("_", " "),
+                on_update.replace("_", " "),
+            )
+            for (s, t, name), (table, columns, referenced, on_delete, on_update) in found.items()
+        ]
+
+    def drop_foreign_key(self, reference: Reference) -> None:
+        """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS``."""
+        run(self.conn, f"ALTER TABLE {qualified(reference.table)} DROP CONSTRAINT IF EXISTS {quote(reference.name)}")
+
+    def add_foreign_key(self, reference: Reference) -> Status:
+        """``WITH NOCHECK ADD CONSTRAINT`` (no scan), then ``WITH CHECK CHECK CONSTRAINT``: trusted, or left untrusted.
+
+        A server that refuses WITH NOCHECK (Babelfish: "not currently supported", probed on the
+        first foreign key) gets a plain, checked ``ADD CONSTRAINT``: where rows violate it, it is
+        not created (``NOT_CREATED``), for such a server cannot keep an untrusted one.
+        """
+        table, name = qualified(reference.table), quote(reference.name)
+        definition = _foreign_key_definition(reference)
+        if self._unchecked_foreign_keys is not False:
+            try:
+                run(self.conn, f"ALTER TABLE {table} WITH NOCHECK ADD CONSTRAINT {name} {definition}")
+                self._unchecked_foreign_keys = True
+            except Exception as exc:
+                if self._unchecked_foreign_keys is None and _error_number(exc) == UNSUPPORTED:
+                    self._unchecked_foreign_keys = False
+                elif refused := _refusal(exc):
+                    raise refused from exc
+                else:
+                    raise
+        statement = (f"ALTER TABLE {table} WITH CHECK CHECK CONSTRAINT {name}" if self._unchecked_foreign_keys
+                     else f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")  # fmt: skip
+        try:
+            run(self.conn, statement)
+        except Exception as exc:
+            if _error_number(exc) != CONSTRAINT_CONFLICT:
+                if refused := _refusal(exc):
+                    raise refused from exc
+                raise
+            return Status.NOT_VALID if self._unchecked_foreign_keys else Status.NOT_CREATED
+        return Status.VALIDATED
+
+    def dangling_references(
+        self, reference: Reference, *, key: Sequence[str], limit: int
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """How many rows reference no row, and the first ``limit`` of them by ``key``."""
+        matched = " AND ".join(
+            f"p.{quote(r)} = c.{quote(c)}" for c, r in zip(reference.columns, reference.referenced_columns, strict=True)
+        )
+        where = (
+            " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in reference.columns)
+            + f" AND NOT EXISTS (SELECT 1 FROM {qualified(reference.referenced)} AS p WHERE {matched})"
+        )
+        source = f"FROM {qualified(reference.table)} AS c WHERE {where}"
+        count = fetch_all(self.conn, f"SELECT COUNT_BIG(*) {source}")[0][0]
+        if not count:
+            return 0, []
+        shown = ", ".join(f"c.{quote(c)}" for c in (*key, *reference.columns))
+        order = ", ".join(f"c.{quote(c)}" for c in key)
+        rows = fetch_all(self.conn, f"SELECT TOP (%(limit)s) {shown} {source} ORDER BY {order}", {"limit": limit})
+        return int(count), [tuple(row) for row in rows]
+
+
+def _foreign_key_definition(reference: Reference) -> str:
+    columns = ", ".join(quote(c) for c in reference.columns)
+    referenced = ", ".join(quote(c) for c in reference.referenced_columns)
+    return (f"FOREIGN KEY ({columns}) REFERENCES {qualified(reference.referenced)} ({referenced}) "
+            f"ON DELETE {reference.on_delete} ON UPDATE {reference.on_update}")  # fmt: skip
+
+
+def _refusal(exc: BaseException) -> ForeignKeyRefused | None:
+    """A server's refusal as ``ForeignKeyRefused`` with its message; None for anything else (a lost connection).
+
+    pymssql gives the server's error number and message; numbers 20000-20999 are DB-Lib's own
+    (the client's: timeouts, a dropped connection), not the server's answer.
+    """
+    number = _error_number(exc)
+    if number is None or 20000 <= number < 21000:
+        return None
+    detail = exc.args[1] if len(exc.args) > 1 else b""
+    message = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail or exc)
+    return ForeignKeyRefused(message.split("DB-Lib error")[0].strip())
+
+
+def _error_number(exc: BaseException) -> int | None:
+    """The server's error number pymssql puts first in its exception's arguments."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None

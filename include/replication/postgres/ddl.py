@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from include.replication.foreign_keys import Reference
 from include.replication.models import Index, TableName, TargetColumn
 from include.replication.postgres.dialect import qualified, quote
 
@@ -99,3 +100,33 @@ def align_identity_sql(table: TableName, column: str) -> tuple[str, dict[str, st
         f"FROM {qualified(table)}"
     )
     return sql, {"qualified": qualified(table), "column": column}
+
+
+# pg_constraint.confdeltype / confupdtype
+ACTION_CODES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def add_foreign_key_sql(reference: Reference) -> str:
+    """``ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID``: existing rows are not checked (yet)."""
+    columns = ", ".join(quote(c) for c in reference.columns)
+    referenced = ", ".join(quote(c) for c in reference.referenced_columns)
+    return (
+        f"ALTER TABLE {qualified(reference.table)} ADD CONSTRAINT {quote(reference.name)} FOREIGN KEY ({columns}) "
+        f"REFERENCES {qualified(reference.referenced)} ({referenced}) "
+        f"ON DELETE {reference.on_delete} ON UPDATE {reference.on_update} NOT VALID"
+    )
+
+
+def dangling_sql(reference: Reference, key: Sequence[str]) -> tuple[str, str]:
+    """Count, and sample (``:limit`` rows by ``key``), the rows whose non-NULL columns reference no row (MATCH SIMPLE)."""
+    matched = " AND ".join(
+        f"p.{quote(r)} = c.{quote(c)}" for c, r in zip(reference.columns, reference.referenced_columns, strict=True)
+    )
+    where = (
+        " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in reference.columns)
+        + f" AND NOT EXISTS (SELECT 1 FROM {qualified(reference.referenced)} p WHERE {matched})"
+    )
+    source = f"FROM {qualified(reference.table)} c WHERE {where}"
+    shown = ", ".join(f"c.{quote(c)}" for c in (*key, *reference.columns))
+    order = ", ".join(f"c.{quote(c)}" for c in key)
+    return f"SELECT count(*) {source}", f"SELECT {shown} {source} ORDER BY {order} LIMIT :limit"

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+from pg8000.exceptions import DatabaseError
 from pg8000.native import Connection
 
+from include.replication.foreign_keys import ForeignKeyRefused, Reference, Status
 from include.replication.interfaces import Shape
 from include.replication.models import Index, KeyRange, KeySet, TableName, TargetColumn, identity_column
 from include.replication.plan import PlanError
 from include.replication.postgres import attachments, claims, ddl
 from include.replication.postgres.checksums import PostgresChecksums
 from include.replication.postgres.dialect import POSTGRES, prepare_session, qualified, quote
+
+TARGET_FOREIGN_KEYS_SQL = (Path(__file__).parent / "sql" / "target" / "foreign_keys.sql").read_text()
+FOREIGN_KEY_VIOLATION = "23503"  # SQLSTATE
 
 
 class PostgresTarget(PostgresChecksums):
@@ -173,3 +180,64 @@ class PostgresTarget(PostgresChecksums):
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def foreign_keys(self, schema: str) -> list[Reference]:
+        """Every foreign key from or to a table of ``schema`` (``pg_constraint``), with its actions."""
+        return [
+            Reference(
+                TableName(s, t),
+                name,
+                tuple(cols),
+                TableName(rs, rt),
+                tuple(ref_cols),
+                ddl.ACTION_CODES[on_delete],
+                ddl.ACTION_CODES[on_update],
+            )
+            for s, t, name, cols, rs, rt, ref_cols, on_delete, on_update in self.conn.run(
+                TARGET_FOREIGN_KEYS_SQL, schema=schema
+            )
+        ]
+
+    def drop_foreign_key(self, reference: Reference) -> None:
+        """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS``."""
+        self.conn.run(f"ALTER TABLE {qualified(reference.table)} DROP CONSTRAINT IF EXISTS {quote(reference.name)}")
+
+    def add_foreign_key(self, reference: Reference) -> Status:
+        """``ADD CONSTRAINT ... NOT VALID`` (a brief lock, no scan), then ``VALIDATE CONSTRAINT`` in its own transaction.
+
+        VALIDATE scans the referencing table against the referenced key's index while reads and
+        writes go on (SHARE UPDATE EXCLUSIVE); a violating row fails it, and the key stays NOT VALID.
+        """
+        try:
+            with self.transaction():
+                self.conn.run(ddl.add_foreign_key_sql(reference))
+        except DatabaseError as exc:  # the server answered: refused (a lost connection is an InterfaceError)
+            raise ForeignKeyRefused(_message(exc)) from exc
+        try:
+            with self.transaction():
+                self.conn.run(f"ALTER TABLE {qualified(reference.table)} VALIDATE CONSTRAINT {quote(reference.name)}")
+        except DatabaseError as exc:
+            if _sqlstate(exc) == FOREIGN_KEY_VIOLATION:
+                return Status.NOT_VALID
+            raise
+        return Status.VALIDATED
+
+    def dangling_references(
+        self, reference: Reference, *, key: Sequence[str], limit: int
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """How many rows reference no row, and the first ``limit`` of them by ``key``."""
+        count_sql, sample_sql = ddl.dangling_sql(reference, key)
+        count = self.conn.run(count_sql)[0][0]
+        return count, [tuple(row) for row in self.conn.run(sample_sql, limit=limit)] if count else []
+
+
+def _message(exc: DatabaseError) -> str:
+    """The server's message (``M``) from pg8000's error fields."""
+    fields = exc.args[0] if exc.args else None
+    return fields.get("M", str(exc)) if isinstance(fields, dict) else str(exc)
+
+
+def _sqlstate(exc: DatabaseError) -> str | None:
+    """The SQLSTATE pg8000 puts in its error's first argument (a dict of the server's fields)."""
+    fields = exc.args[0] if exc.args else None
+    return fields.get("C") if isinstance(fields, dict) else None
