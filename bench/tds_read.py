@@ -12,9 +12,11 @@ once), each table is read whole, in key order, by every contender, ``--repeat`` 
   mssql-python ``Row`` objects; mssql-python's Arrow batches where pyarrow is installed);
 - ``ours, <driver>``: ``SqlServerSource.stream_rows`` over that driver's connection (the project's
   ``connect_mssql`` / ``connect_mssql_python``): rows to COPY text bytes, into a sink that counts
-  them and hashes them, so the JSON shows whether both drivers wrote the same bytes;
-- ``sketch: mssql-python Arrow + pyarrow``: not the product; Arrow batches turned into COPY text by
-  pyarrow's kernels (``arrow_copy_text``), for the types these two tables hold, its bytes hashed too.
+  them and hashes them, so the JSON shows whether every path wrote the same bytes. Over
+  mssql-python a table without text (Votes) goes column by column (``mssql/columnar.py``);
+- ``mssql-python, row by row``: the row path on mssql-python whatever the table (``RowEncoder``);
+- ``mssql-python, column by column with text (sketch)``: not the product; the columnar encoding
+  with text escaped by pyarrow's kernels (``arrow_copy_text``), for the types these tables hold.
 
 Medians of ``--repeat``; ``ratio to freebcp`` is freebcp's median seconds over the contender's (1.0:
 as fast; the goal of issue 14 is 0.7 for ours). JSON in ``docs/bench/tds-read-scale-<scale>.json``,
@@ -44,6 +46,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bench.tds_source import prepare_source, run_version
+from include.replication.copy.encoder import RowEncoder
 from include.replication.mssql.connect import connect_mssql, connect_mssql_python
 from include.replication.mssql.source import SqlServerSource, select_sql
 from include.replication.settings import NulPolicy
@@ -52,6 +55,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 FETCH_ROWS = 1_000  # rows per fetchmany, as the source's own (dialect.FETCH_ROWS)
 ARROW_ROWS = 8_192  # mssql-python's default Arrow batch
 FREEBCP_TIMEOUT_S = 900
+ROWS = "mssql-python, row by row (RowEncoder)"
+SKETCH = "mssql-python, column by column with text (sketch)"
 
 
 def login(url: str) -> dict[str, Any]:
@@ -110,12 +115,11 @@ def fetch_arrow(conn: Any, sql: str) -> int:
 
 
 def arrow_copy_text(conn: Any, sql: str, sink: Sink) -> int:
-    """A sketch, not the product: mssql-python's Arrow batches to COPY text with pyarrow's compute kernels.
+    """A sketch, not the product: ``columnar.py``'s encoding extended to text (escaped by pyarrow's kernels).
 
     Only what Votes and Posts hold (integers, text, datetime); no NUL policy, no row keys in errors.
-    It shows how far a columnar encoding goes; the JSON compares its bytes with ours.
+    It shows why the product keeps tables with text row by row; the JSON compares its bytes with ours.
     """
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -143,10 +147,23 @@ def arrow_copy_text(conn: Any, sql: str, sink: Sink) -> int:
         while (batch := cursor.arrow_batch(ARROW_ROWS)).num_rows:
             lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*map(field, batch.columns), tab), empty,
                                                 newline)  # fmt: skip
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+            offsets = memoryview(lines.buffers()[1]).cast("q")
             sink(lines.buffers()[2][int(offsets[lines.offset]) : int(offsets[lines.offset + len(lines)])].to_pybytes())
             rows += batch.num_rows
         return rows
+    finally:
+        cursor.close()
+
+
+def row_copy_text(conn: Any, sql: str, table: Any, columns: Any, sink: Sink) -> int:
+    """``stream_rows``'s row path on any driver: ``fetchmany`` batches through ``RowEncoder``."""
+    encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=NulPolicy.STRIP)
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            sink(encoder.encode(batch))
+        return encoder.rows
     finally:
         cursor.close()
 
@@ -176,8 +193,12 @@ def measure(url: str, table_name: str, repeat: int, work: Path) -> dict[str, Any
         sinks: dict[str, Sink] = {}
 
         def arrow_sketch() -> int:
-            sinks["sketch: mssql-python Arrow + pyarrow"] = Sink()
-            return arrow_copy_text(by_mssql_python, sql, sinks["sketch: mssql-python Arrow + pyarrow"])
+            sinks[SKETCH] = Sink()
+            return arrow_copy_text(by_mssql_python, sql, sinks[SKETCH])
+
+        def rows_only() -> int:
+            sinks[ROWS] = Sink()
+            return row_copy_text(by_mssql_python, sql, table, columns, sinks[ROWS])
 
         def ours(conn: Any, name: str) -> int:
             sinks[name] = Sink()
@@ -192,7 +213,8 @@ def measure(url: str, table_name: str, repeat: int, work: Path) -> dict[str, Any
             "mssql-python Arrow fetch": lambda: fetch_arrow(by_mssql_python, sql),
             "ours, pymssql": lambda: ours(by_pymssql, "ours, pymssql"),
             "ours, mssql-python": lambda: ours(by_mssql_python, "ours, mssql-python"),
-            "sketch: mssql-python Arrow + pyarrow": arrow_sketch,
+            ROWS: rows_only,
+            SKETCH: arrow_sketch,
         }
         seconds: dict[str, list[float]] = {name: [] for name in runs}
         rows: dict[str, int] = {}

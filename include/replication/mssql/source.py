@@ -114,7 +114,8 @@ class SqlServerSource(SqlServerChecksums):
         """Write the rows as COPY text lines to ``sink``, one call per fetched batch.
 
         Over mssql-python, a table without text is encoded column by column from Arrow batches
-        (``columnar.py``: the same bytes, 3.6x faster on Votes); any other row by row.
+        (``columnar.py``: the same bytes, Votes 0.48 s against 1.72 s row by row, ADR 0010); any
+        other row by row.
         """
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         sql, params = select_sql(table, columns, key_range, exact=self.target_engine == "mssql")
