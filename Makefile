@@ -58,10 +58,16 @@ scale-out: venv ## The bulk DAG on CeleryExecutor: two workers sharing no folder
 	$(PY) -m localdev.scale_out --scale $(SCALE) --seed $(SEED) $(if $(KEEP),--keep)
 
 # Needs pgloader on PATH (Debian's package; installed here when missing and we may use apt-get).
+# With REPLICATION_TEST_MSSQL_URL set, the SQL Server read path is measured too, against freebcp
+# (Debian's freetds-bin, installed the same way): bench/tds_read.py, ADR 0010.
 REPEAT ?= 3
 bench: venv ## Every contender side by side, medians of REPEAT runs into docs/bench/ (needs pgloader)
 	command -v pgloader >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq pgloader; } || { echo "install pgloader (apt-get install pgloader)"; exit 1; }
 	$(PY) -m bench.run --scale $(SCALE) --seed $(SEED) --repeat $(REPEAT) $(BENCH_ARGS)
+ifneq ($(REPLICATION_TEST_MSSQL_URL),)
+	command -v freebcp >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq freetds-bin; } || { echo "install freebcp (apt-get install freetds-bin)"; exit 1; }
+	$(PY) -m bench.tds_read --scale $(SCALE) --seed $(SEED) --repeat $(REPEAT)
+endif
 
 # REPLICATION_TEST_STRICT: a test whose dev-only package is missing fails here instead of skipping,
 # so a broken .venv cannot pass as a green run.

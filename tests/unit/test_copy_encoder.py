@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
+
 import pytest
 
 from include.replication.copy.encoder import BadValueError, RowEncoder
@@ -54,3 +58,55 @@ def test_null_empty_and_escapes_in_a_batch():
     """NULL is \\N, '' an empty field, a literal backslash-N text is escaped: all three stay distinct."""
     data = encoder().encode([(1, None, ""), (2, "\\N", "a\r\nb")])
     assert data == b"1\t\\N\t\n2\t\\\\N\ta\\r\\nb\n"
+
+
+# --- rows as mssql-python hands them: its Row objects, not tuples -----------------------------------
+# (id, value as the driver returns it for the SELECT of mssql/source.py, COPY field). The types
+# converted on the server (datetime2, time, datetimeoffset as text; money as decimal) arrive as
+# such; tests/mssql/test_read_drivers.py compares both drivers' bytes on a real server.
+ROW_VALUES = [
+    ("NULL", None, "\\N"),
+    ("empty string", "", ""),
+    ("escapes", "a\\b\tc\nd\re", "a\\\\b\\tc\\nd\\re"),
+    ("beyond the BMP", "a\U0001f600b", "a\U0001f600b"),
+    ("bit", True, "t"),
+    ("tinyint 255", 255, "255"),
+    ("bigint min", -(2**63), str(-(2**63))),
+    ("decimal(38,10)", Decimal("-1234567890123456789012345678.0123456789"), "-1234567890123456789012345678.0123456789"),
+    ("money as decimal(19,4)", Decimal("922337203685477.5807"), "922337203685477.5807"),
+    ("real widened", 1.100000023841858, "1.100000023841858"),
+    ("float", 1e308, "1e+308"),
+    ("datetime .997", dt.datetime(2010, 7, 31, 23, 59, 59, 997000), "2010-07-31 23:59:59.997000"),
+    ("datetime whole second", dt.datetime(1753, 1, 1), "1753-01-01 00:00:00"),
+    ("datetime2 as text", "9999-12-31 23:59:59.999999", "9999-12-31 23:59:59.999999"),
+    ("date", dt.date(1, 1, 1), "0001-01-01"),
+    ("varbinary", b"\x00\xff", "\\\\x00ff"),
+    ("uniqueidentifier", uuid.UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff"), "6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+]
+
+
+def mssql_python_rows(rows: list[tuple]) -> list:
+    """``rows`` as mssql-python's ``Row`` objects (the class its cursor builds)."""
+    from mssql_python import Row
+
+    return [Row(list(row), {"Id": 0, "v": 1}) for row in rows]
+
+
+@pytest.mark.parametrize(("value", "field"), [(v, f) for _, v, f in ROW_VALUES], ids=[i for i, _, _ in ROW_VALUES])
+def test_mssql_python_rows_encode_as_tuples_do(value: object, field: str):
+    """The same bytes from a Row as from the tuple pymssql hands over."""
+    enc = RowEncoder("dbo.T", ["Id", "v"], key=["Id"], nul_policy=NulPolicy.STRIP)
+    as_row = enc.encode(mssql_python_rows([(1, value)]))
+    assert as_row == f"1\t{field}\n".encode()
+    assert as_row == RowEncoder("dbo.T", ["Id", "v"], key=["Id"], nul_policy=NulPolicy.STRIP).encode([(1, value)])
+
+
+def test_mssql_python_rows_with_nul_strip_and_fail_name_the_key():
+    """NUL in a Row: stripped and counted, or the failure names table, column and key."""
+    enc = RowEncoder("dbo.T", ["Id", "v"], key=["Id"], nul_policy=NulPolicy.STRIP)
+    assert enc.encode(mssql_python_rows([(1, "a\x00b"), (2, "c")])) == b"1\tab\n2\tc\n"
+    assert dict(enc.nul_stripped) == {"v": 1}
+    with pytest.raises(BadValueError, match=r"dbo\.T\.v: NUL character \(U\+0000\) at Id=9"):
+        RowEncoder("dbo.T", ["Id", "v"], key=["Id"], nul_policy=NulPolicy.FAIL).encode(mssql_python_rows([(9, "\x00")]))
+    with pytest.raises(BadValueError, match=r"dbo\.T\.v: text is not valid Unicode .* at Id=4"):
+        enc.encode(mssql_python_rows([(4, "half \ud800 pair")]))

@@ -112,6 +112,71 @@ def connect_mssql(
         raise ConnectionError(f"cannot connect to {where}") from exc
 
 
+# ODBC's Encrypt for FreeTDS's levels: "request" (encrypt if the server can) has no ODBC spelling; "no"
+# is ODBC 18's nearest (the login is encrypted, and everything when the server forces it).
+ODBC_ENCRYPT_OF_LEVEL = {None: "no", "off": "no", "request": "no", "require": "yes", "strict": "strict"}
+
+
+def odbc_value(value: object) -> str:
+    """One value of an ODBC connection string, braced so ``;``, ``=`` and ``}`` in it stay literal."""
+    return "{" + str(value).replace("}", "}}") + "}"
+
+
+def odbc_connection_string(*, host: str, port: int, user: str, password: str, database: str, **options: Any) -> str:
+    """The ODBC connection string for ``connect_mssql_python``: the extras of ``connect_mssql`` in ODBC's words.
+
+    Encryption is the same level as pymssql's, and as there the certificate is not verified
+    (``encryption_of`` refuses ``TrustServerCertificate=no``), so both drivers behave alike. The
+    application name is the driver's own (mssql-python refuses ``APP``): ``appname`` is not sent.
+    """
+    encryption = encryption_of(options)
+    ignored = sorted(k for k in options if k not in PYMSSQL_OPTIONS and k.lower() not in ODBC_KEYS)
+    if ignored:
+        log.warning("ignoring connection options mssql-python does not take: %s", ", ".join(ignored))  # names only
+    attributes = {
+        "Server": f"tcp:{host},{port}",
+        "Database": database,
+        "UID": user,
+        "PWD": password,
+        "Encrypt": ODBC_ENCRYPT_OF_LEVEL[encryption],
+        "TrustServerCertificate": "yes",
+    }
+    return ";".join(f"{key}={odbc_value(value)}" for key, value in attributes.items())
+
+
+def connect_mssql_python(*, host: str, port: int, user: str, password: str, database: str, **options: Any) -> Any:
+    """Open an mssql-python connection (Microsoft's driver, ODBC in its wheel) in autocommit, as ``connect_mssql``.
+
+    The same extras: encryption, ``login_timeout``, ``timeout`` (the query timeout), ``appname``,
+    ``conn_properties`` (run after login); FreeTDS's own (``tds_version``, ``charset``) mean nothing here.
+    """
+    import mssql_python  # only where it is used
+
+    connection_string = odbc_connection_string(
+        host=host, port=port, user=user, password=password, database=database, **options
+    )
+    where = f"SQL Server {host}:{port} database {database!r} as {user!r}"
+    login_timeout = int(options.get("login_timeout", LOGIN_TIMEOUT_S))
+    log.info("connecting to %s with mssql-python (login timeout %ss)", where, login_timeout)
+    try:
+        conn = mssql_python.connect(connection_string, autocommit=True, timeout=login_timeout)
+    except mssql_python.Error as exc:
+        if rejected(exc):
+            raise LoginRejected(f"{where}: the server refused the login or the database") from exc
+        raise ConnectionError(f"cannot connect to {where}") from exc
+    if options.get("timeout"):
+        conn.timeout = int(options["timeout"])
+    properties = options.get("conn_properties") or []
+    cursor = conn.cursor()
+    try:
+        for statement in [properties] if isinstance(properties, str) else properties:
+            cursor.execute(statement)
+        cursor.execute(FULL_TEXTSIZE)
+    finally:
+        cursor.close()
+    return conn
+
+
 # Messages of a server that answered and refused (SQL Server 18456, 4060, 18486-18488; Babelfish's own
 # wording); FreeTDS may carry a stale message number over, so the words decide, unless the network failed.
 _REFUSED = ("login failed", "cannot open database", "does not exist", "password has expired", "account is locked")

@@ -1,8 +1,9 @@
-"""SQL Server via pymssql: the main source.
+"""SQL Server over a DB-API connection (mssql-python or pymssql: ADR 0010): the main source.
 
 Rows leave SQL Server through one SELECT per table or key range, with an explicit column list
 in which each value is read as its type's row in ``types.py`` says, and are encoded to COPY text
 with the shared ``RowEncoder``: the same path the PostgreSQL source takes in its ``rows`` mode.
+Over mssql-python a table without text is encoded column by column instead (``columnar.py``).
 Catalog reading is in ``catalog.py``, checksum SQL in ``checksums.py``.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from include.replication.copy.encoder import RowEncoder
 from include.replication.interfaces import ReadResult, Sink, Snapshot
 from include.replication.models import KeyRange, KeySet, SourceColumn, SourceTable, TargetColumn
-from include.replication.mssql import catalog, types
+from include.replication.mssql import catalog, columnar, types
 from include.replication.mssql.capabilities import Capabilities
 from include.replication.mssql.checksums import SqlServerChecksums
 from include.replication.mssql.dialect import TSQL, execute, fetch_all, fetch_batch, qualified, quote, run
@@ -53,7 +54,12 @@ def select_sql(
 
 
 class SqlServerSource(SqlServerChecksums):
-    """A SQL Server source over one pymssql DB-API connection (autocommit: a reader holds no transaction)."""
+    """A SQL Server source over one DB-API connection in autocommit (a reader holds no transaction).
+
+    mssql-python (``connect_mssql_python``) or pymssql (``connect_mssql``): the queries are the same
+    and both drivers give the same COPY text (tests/mssql/test_read_drivers.py); mssql-python reads
+    2-4x faster (ADR 0010). One connection for everything, as the copy and its checksums share a snapshot.
+    """
 
     engine = "mssql"
     default_schema = "dbo"
@@ -105,14 +111,21 @@ class SqlServerSource(SqlServerChecksums):
         nul_policy: NulPolicy,
         key_range: KeyRange | KeySet | None = None,
     ) -> ReadResult:
-        """Write the rows as COPY text lines to ``sink``, one call per fetched batch."""
+        """Write the rows as COPY text lines to ``sink``, one call per fetched batch.
+
+        Over mssql-python, a table without text is encoded column by column from Arrow batches
+        (``columnar.py``: the same bytes, Votes 0.48 s against 1.72 s row by row, ADR 0010); any
+        other row by row.
+        """
         encoder = RowEncoder(table.qualified, [c.name for c in columns], key=table.primary_key, nul_policy=nul_policy)
         sql, params = select_sql(table, columns, key_range, exact=self.target_engine == "mssql")
         cursor = self.conn.cursor()
         after = "the start of the table"
         try:
             execute(cursor, sql, params)
-            # pymssql reads the result from the connection as fetchmany asks: memory stays one batch
+            if hasattr(cursor, "arrow_batch") and columnar.fits(table.columns_for(columns)):
+                return ReadResult(rows=columnar.stream_batches(cursor, sink), nul_stripped={})
+            # the driver reads the result from the connection as fetchmany asks: memory stays one batch
             while rows := fetch_batch(cursor, table, after):
                 sink(encoder.encode(rows))
                 after = encoder.row_key(rows[-1])
