@@ -57,9 +57,9 @@ def open_source(conn_id: str, *, read_mode: ReadMode = ReadMode.COPY, target_eng
             raise ConnectionConfigError(f"a PostgreSQL source ({conn_id!r}) can be copied to PostgreSQL only")
         return PostgresSource(open_postgres(conn), read_mode)
     if conn.conn_type in MSSQL_TYPES:
-        from include.replication.mssql.source import SqlServerSource  # pymssql only where it is used
+        from include.replication.mssql.source import SqlServerSource  # the driver only where it is used
 
-        return SqlServerSource(open_mssql(conn), target_engine=target_engine)
+        return SqlServerSource(open_mssql(conn, driver="mssql-python"), target_engine=target_engine)
     raise ConnectionConfigError(
         f"source connections of type {conn.conn_type!r} are not supported (use mssql or postgres)"
     )
@@ -90,12 +90,12 @@ def open_postgres(conn: Any) -> Any:
         )
 
 
-def open_mssql(conn: Any) -> Any:
-    """A pymssql connection from an Airflow connection (extras: pymssql's own options, e.g. ``tds_version``)."""
-    from include.replication.mssql.connect import connect_mssql
+def open_mssql(conn: Any, *, driver: str = "pymssql") -> Any:
+    """A pymssql (or mssql-python) connection from an Airflow connection (extras: pymssql's own options)."""
+    from include.replication.mssql.connect import connect_mssql, connect_mssql_python
 
     with refusals_named(conn):
-        return connect_mssql(
+        return (connect_mssql_python if driver == "mssql-python" else connect_mssql)(
             host=conn.host,
             port=conn.port or 1433,
             user=conn.login,
