@@ -30,12 +30,13 @@ def test_postgres_connection_opens_a_postgres_source(fresh_database, monkeypatch
 
 
 def test_mssql_connection_opens_a_sql_server_source(monkeypatch):
-    """Stand-in for pymssql's connect (no SQL Server here): an mssql connection gives the SQL Server source."""
+    """Stand-in for the drivers' connect (no SQL Server here): a source reads through mssql-python (ADR 0010)."""
     opened = []
-    monkeypatch.setattr(mssql_connect, "connect_mssql", lambda **kwargs: opened.append(kwargs) or "pymssql connection")
+    monkeypatch.setattr(mssql_connect, "connect_mssql_python", lambda **kwargs: opened.append(kwargs) or "mssql-python")
+    monkeypatch.setattr(mssql_connect, "connect_mssql", lambda **kwargs: pytest.fail("a source opened with pymssql"))
     monkeypatch.setenv("AIRFLOW_CONN_TEST_MSSQL", "mssql://reader:x@db.example:1433/StackOverflow2010")
     source = open_source("test_mssql")
-    assert isinstance(source, mssql_source.SqlServerSource) and source.conn == "pymssql connection"
+    assert isinstance(source, mssql_source.SqlServerSource) and source.conn == "mssql-python"
     assert opened[0]["host"] == "db.example" and opened[0]["database"] == "StackOverflow2010"
 
 
