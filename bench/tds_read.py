@@ -28,7 +28,6 @@ the table in ``docs/bench/tds-read-scale-<scale>.md``. ``make bench`` runs it wh
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bench.tds_source import prepare_source, run_version
+from bench.tds_source import bench_source, run_version, tds_parser
 from include.replication.copy.encoder import RowEncoder
 from include.replication.mssql.connect import connect_mssql, connect_mssql_python
 from include.replication.mssql.source import SqlServerSource, select_sql
@@ -283,23 +282,12 @@ def markdown(document: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url", default=os.environ.get("REPLICATION_TEST_MSSQL_URL"), help="mssql://user:pw@host:port/master"
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--tables", default="Votes,Posts")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = tds_parser(__doc__)
     args = parser.parse_args(argv)
-    if not args.url:
-        parser.error("--url (or REPLICATION_TEST_MSSQL_URL) names the TDS server")
     if not shutil.which("freebcp"):
         parser.error("freebcp is not on PATH (Debian: apt-get install freetds-bin)")
     sys.stdout.reconfigure(line_buffering=True)
-    started = time.perf_counter()
-    url, built = prepare_source(args.url, scale=args.scale, seed=args.seed)
-    print(f"source {urlsplit(url).path[1:]}: {'built' if built else 'reused'} ({time.perf_counter() - started:.0f} s)")
+    url = bench_source(args)
     conn = connect_mssql(**login(url))
     try:
         server = run_version(conn)

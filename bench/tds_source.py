@@ -58,6 +58,27 @@ def source_url(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + database))
 
 
+def tds_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every TDS bench takes: the server, the generated source's scale and seed, tables, repetitions."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    url = os.environ.get("REPLICATION_TEST_MSSQL_URL")
+    parser.add_argument("--url", default=url, required=not url,
+                        help="mssql://user:pw@host:port/master (default: REPLICATION_TEST_MSSQL_URL)")  # fmt: skip
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--tables", default="Votes,Posts")
+    parser.add_argument("--repeat", type=int, default=3)
+    return parser
+
+
+def bench_source(args: argparse.Namespace) -> str:
+    """The generated source on ``args.url`` at ``args.scale``, built unless it exists, saying which; its URL."""
+    started = time.perf_counter()
+    url, built = prepare_source(args.url, scale=args.scale, seed=args.seed)
+    print(f"source {urlsplit(url).path[1:]}: {'built' if built else 'reused'} ({time.perf_counter() - started:.0f} s)")
+    return url
+
+
 def prepare_source(url: str, *, scale: float, seed: int) -> tuple[str, bool]:
     """The generated source database's URL, and whether it was (re)built now (its row counts decide)."""
     database = databases.source_database(scale)
@@ -176,20 +197,9 @@ def markdown(document: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url", default=os.environ.get("REPLICATION_TEST_MSSQL_URL"), help="mssql://user:pw@host:port/master"
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--tables", default="Votes,Posts")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = tds_parser(__doc__)
     args = parser.parse_args(argv)
-    if not args.url:
-        parser.error("--url (or REPLICATION_TEST_MSSQL_URL) names the TDS server")
-    started = time.perf_counter()
-    url, built = prepare_source(args.url, scale=args.scale, seed=args.seed)
-    print(f"source {urlsplit(url).path[1:]}: {'built' if built else 'reused'} ({time.perf_counter() - started:.0f} s)")
+    url = bench_source(args)
     conn = sqlserver.connect_url(url)
     try:
         capabilities = probe(conn)
