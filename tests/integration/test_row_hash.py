@@ -15,6 +15,7 @@ from include.replication.load import replicate_table
 from include.replication.models import SourceColumn, SourceTable, TargetColumn
 from include.replication.plan import TableJob
 from include.replication.postgres.checksums import ROW_HASH, native_row_hash
+from include.replication.postgres.dialect import qualified
 from include.replication.postgres.source import PostgresSource
 from include.replication.postgres.target import PostgresTarget
 from include.replication.settings import NulPolicy, ReplicationSettings, VerifyMode
@@ -162,3 +163,37 @@ class CanonicalOnly:
 
     def __getattr__(self, name):
         return getattr(self.side, name)
+
+
+@pytest.mark.parametrize("form", ["row hash", CANONICAL])
+def test_bucket_sums_group_in_a_hash_table_and_leave_the_session_as_it_was(copied, form):
+    """The planner counts as many buckets as keys and would sort whole rows to group them; the query turns sorting
+    off for itself only, inside a transaction and outside one. The plan is the server's EXPLAIN of the bucket query,
+    asked on the same connection just before it runs."""
+    source, target, job = copied
+    chosen = source.hash_forms(job.table, job.columns)[0] if form == "row hash" else CANONICAL
+    for side, table in ((source, job.table), (target, job.target)):
+        run, plans = side.conn.run, []
+
+        def explaining(sql, run=run, plans=plans, **params):
+            if "GROUP BY" in sql:
+                plans.append("\n".join(row[0] for row in run("EXPLAIN " + sql, **params)))
+            return run(sql, **params)
+
+        side.conn.run = explaining
+        try:
+            run("SET enable_sort = on")
+            run("SET work_mem = '64kB'")  # what makes Posts' 3.7M estimated groups too many to hash, at this size
+            run(f"ANALYZE {qualified(table)}")
+            sums = side.bucket_checksums(table, job.columns, key="Id", width=100, nul_policy=NulPolicy.STRIP,
+                                         form=chosen)  # fmt: skip
+            assert run("SHOW enable_sort") == [["on"]]
+            run("BEGIN")
+            side.bucket_checksums(table, job.columns, key="Id", width=100, nul_policy=NulPolicy.STRIP, form=chosen)
+            assert run("SHOW enable_sort") == [["on"]]
+            run("ROLLBACK")
+        finally:
+            side.conn.run = run
+            run("RESET work_mem")
+        assert sum(s.rows for s in sums.values()) == 2004
+        assert len(plans) == 2 and all("HashAggregate" in plan and "Sort" not in plan for plan in plans), plans

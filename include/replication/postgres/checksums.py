@@ -182,7 +182,22 @@ class PostgresChecksums:
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
         sql, params = bucket_checksums_sql(table, columns, key=key, width=width, key_range=key_range, form=form)
-        return {bucket: BucketSum(rows, int(total)) for bucket, rows, total in self.conn.run(sql, **params)}
+        return {bucket: BucketSum(rows, int(total)) for bucket, rows, total in self._grouped_by_hashing(sql, params)}
+
+    def _grouped_by_hashing(self, sql: str, params: dict[str, Any]) -> list[list[Any]]:
+        """Run a bucket query with sorting off, so that it groups in a hash table.
+
+        The planner counts as many buckets as keys (the bucket expression is of the key alone), so
+        it would sort the rows, wide text and all, before hashing them: Posts at scale 1 sorted
+        3.2 GB on disk and took 7.8 s instead of 3.1 s. There are only hundreds of buckets. The
+        setting is put back after the query; a failed query leaves it to the transaction's
+        rollback, or, outside a transaction, to the session's end (sorting is only discouraged).
+        """
+        (before,) = self.conn.run("SELECT current_setting('enable_sort')")[0]
+        self.conn.run("SELECT set_config('enable_sort', 'off', false)")
+        rows = self.conn.run(sql, **params)
+        self.conn.run("SELECT set_config('enable_sort', :before, false)", before=before)
+        return rows
 
     def row_hashes(
         self,
