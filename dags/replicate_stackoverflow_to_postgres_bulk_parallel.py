@@ -13,8 +13,9 @@ partition overlaps the loading of another. Loads take a slot of the pool
 extracts and verifications take one of `source_read_sessions` (env `STACKOVERFLOW_SOURCE_POOL`).
 Every task has an `execution_timeout` scaled to the rows it moves.
 
-Partitions and swaps are mapped largest table first (the scheduler starts equal-weight mapped
-tasks in map-index order). Once every partition has loaded, each table is **verified against the
+Partitions and swaps are mapped largest table first, in the streaming DAG's order (the
+scheduler starts equal-weight mapped tasks in map-index order), and a partition once extracted
+is loaded before the next is extracted, so loads overlap extracts. Once every partition has loaded, each table is **verified against the
 source** (`verify`) and swapped in, in one transaction, and its staged files are removed.
 
 **Foreign keys** (`foreign_keys`, default `off`), as in the streaming DAG: the target's keys from or
@@ -44,12 +45,15 @@ from include.replication.airflow.tasks import (
     release_foreign_keys,
     summarize,
 )
+from include.replication.levels import EXTRACT_PRIORITY, LOAD_PARTITION_PRIORITY
 
 
 @task_group
 def copy_partition(partition: dict, plan: dict):
     """One partition: extract to a staged file, then load it (mapped per partition: k+1 extracts while k loads)."""
-    return load_partition(extract_partition(partition, plan), plan)
+    extract = extract_partition.override(priority_weight=EXTRACT_PRIORITY, weight_rule="absolute")
+    load = load_partition.override(priority_weight=LOAD_PARTITION_PRIORITY, weight_rule="absolute")
+    return load(extract(partition, plan), plan)
 
 
 DAG_ID = "replicate_stackoverflow_to_postgres_bulk_parallel"

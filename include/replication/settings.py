@@ -17,7 +17,10 @@ DEFAULT_TARGET_CONN_ID = "stackoverflow_postgres_target"
 DEFAULT_BUFFER_MB = 256
 DEFAULT_SQLSERVER_TARGET_CONN_ID = "stackoverflow_target"  # replicate_stackoverflow_to_target's SQL Server
 DEFAULT_SQLSERVER_BUFFER_MB = 128  # the SQL Server to SQL Server design's memory cap
-DEFAULT_PARTITION_ROWS = 500_000
+# A few partitions per core for StackOverflow2010's large tables (Votes 6, Posts and Comments 2): on
+# one 2-core machine each task costs seconds of scheduling and start-up, and 2,000,000 rows ran the
+# bulk DAG in 91.0 s where 1,000,000 took 104.0 s and 500,000 took 124.1 s (bench, scale 1, one run each).
+DEFAULT_PARTITION_ROWS = 2_000_000
 MB = 1 << 20
 APPLICATION_NAME = "stackoverflow-replication"  # how the engine names its sessions to both servers' DBAs
 

@@ -183,7 +183,7 @@ def bulk(dagbag):
 def test_bulk_dag_params_retries_tags(bulk):
     """The bulk DAG has the streaming DAG's Params plus partition_rows and staging_url; tasks retry."""
     assert PARAMS | {"partition_rows", "staging_url"} <= set(bulk.params)
-    assert bulk.params["partition_rows"] == 500_000
+    assert bulk.params["partition_rows"] == 2_000_000
     assert all(task.retries >= 2 for task in bulk.tasks)
     assert {"replication", "bulk"} <= set(bulk.tags) and bulk.doc_md
 
@@ -194,6 +194,9 @@ def test_bulk_partitions_are_mapped_and_loads_take_a_pool_slot(bulk):
     assert {"copy_partition.extract_partition", "copy_partition.load_partition", "finish_table"} <= set(tasks)
     assert tasks["copy_partition.load_partition"].pool == "postgres_copy_sessions"
     assert "copy_partition.extract_partition" in tasks["copy_partition.load_partition"].upstream_task_ids
+    # a staged partition is loaded before the next is extracted (by downstream weights, every extract came first)
+    extract, load = tasks["copy_partition.extract_partition"], tasks["copy_partition.load_partition"]
+    assert load.priority_weight > extract.priority_weight and extract.weight_rule == load.weight_rule == "absolute"
     assert "copy_partition.load_partition" in tasks["finish_table"].upstream_task_ids
     assert "finish_table" in tasks["summarize"].upstream_task_ids
 

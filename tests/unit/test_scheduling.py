@@ -18,11 +18,13 @@ def test_every_known_table_has_a_weight_largest_first():
 
 
 def test_bulk_maps_tables_largest_first():
-    """Mapped instances share a weight and start in map-index order: the list is sorted by the catalog's estimate."""
+    """Mapped instances share a weight and start in map-index order: the streaming DAG's order, extras by rows."""
     from include.replication.airflow.bulk_tasks import largest_first
 
     column = (SourceColumn("Id", "int", False),)
-    tables = {name: SourceTable("dbo", name, column, ("Id",), approx_rows=rows) for name, rows in ROW_COUNTS.items()}
+    counts = {**ROW_COUNTS, "PostHistory": 10_000_000, "Tiny": 5}
+    tables = {name: SourceTable("dbo", name, column, ("Id",), approx_rows=rows) for name, rows in counts.items()}
     plan = ReplicationPlan(ReplicationSettings(), "mssql", "dbo", tables, {}, {})
-    assert largest_first(plan) == sorted(ROW_COUNTS, key=lambda name: -ROW_COUNTS[name])
-    assert largest_first(plan)[:2] == ["Votes", "Comments"]  # by rows: the bulk planner's measure
+    order = largest_first(plan)
+    assert order[:5] == ["Posts", "PostHistory", "Tiny", "Votes", "Comments"]  # extras rank as the streaming DAG's
+    assert order[-3:] == sorted(["VoteTypes", "PostTypes", "LinkTypes"], key=lambda name: -ROW_COUNTS[name])

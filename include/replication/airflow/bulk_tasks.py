@@ -24,6 +24,7 @@ from include.replication.airflow.limits import SOURCE_POOL
 from include.replication.airflow.lineage import report_lineage
 from include.replication.airflow.tasks import REPLICATED_TABLES, close_quietly, connected, emit_asset, failing_checks
 from include.replication.copy.spool import CHUNK_BYTES
+from include.replication.levels import LOAD_PRIORITY, OTHER_TABLES_PRIORITY
 from include.replication.partitions import Partition, plan_table
 from include.replication.plan import ReplicationPlan
 from include.replication.report import PartitionReport, TableReport, TableStats, peak_memory_mb
@@ -187,9 +188,12 @@ def list_tables(plan: dict[str, Any]) -> list[str]:
 
 
 def largest_first(run: ReplicationPlan) -> list[str]:
-    """The planned tables by the catalog's row estimate, largest first.
+    """The planned tables in the streaming DAG's order (``LOAD_PRIORITY``; the others as its extras), then by rows.
 
     A mapped task's instances share one priority_weight; among equal weights the scheduler queues
     them by map index, so the order of the list they are mapped over is the order they start in.
+    Rows alone put Posts (3.7M rows, but 4.3 GB: a partition loads in 10-16 s) after Votes and
+    Comments (1 s), and its partitions ended the loads last (bench, scale 1).
     """
-    return sorted(run.tables, key=lambda name: -run.tables[name].approx_rows)
+    return sorted(run.tables, key=lambda name: (-LOAD_PRIORITY.get(name, OTHER_TABLES_PRIORITY),
+                                                -run.tables[name].approx_rows))  # fmt: skip
