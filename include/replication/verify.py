@@ -90,7 +90,7 @@ class Checksummable(Protocol):
     ) -> dict[int, BucketSum]:
         """Per bucket ``floor(key / width)``: rows and hash sum; with ``key=None`` the whole table is bucket 0.
 
-        ``form`` is one of ``hash_forms``; the comparison passes it only when it is not ``CANONICAL``.
+        ``form`` is one of ``hash_forms``; a side refuses one it does not compute.
         """
 
     def row_hashes(
@@ -255,7 +255,7 @@ def compare_buckets(
     source_sums: dict[int, BucketSum] = {}
     target_sums: dict[int, BucketSum] = {}
     for part in parts:  # a bucket cut by the ends of two batches' ranges is summed over both
-        kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": part, **_form_argument(form)}
+        kwargs = {"key": key, "width": width, "nul_policy": nul_policy, "key_range": part, "form": form}
         from_source, from_target = _on_both_sides(
             lambda kwargs=kwargs: source.checksums.bucket_checksums(source.table, columns, **kwargs),
             lambda kwargs=kwargs: target.checksums.bucket_checksums(target.table, columns, **kwargs),
@@ -263,11 +263,6 @@ def compare_buckets(
         _add(source_sums, from_source)
         _add(target_sums, from_target)
     return BucketComparison(key, width, source_sums, target_sums, form)
-
-
-def _form_argument(form: str) -> dict[str, str]:
-    """``form=`` for a side's checksum call, left out for ``CANONICAL`` (the default of every side)."""
-    return {} if form == CANONICAL else {"form": form}
 
 
 def _add(into: dict[int, BucketSum], sums: dict[int, BucketSum]) -> None:
@@ -353,7 +348,7 @@ def _row_differences(
     form: str,
 ) -> list[tuple[Any, str]]:
     """``(key value, what)`` for every row of ``key_range`` that is missing, extra or different in the target."""
-    args = {"key_range": key_range, "nul_policy": nul_policy, **_form_argument(form)}
+    args = {"key_range": key_range, "nul_policy": nul_policy, "form": form}
     source_hashes, target_hashes = _on_both_sides(
         lambda: source.checksums.row_hashes(source.table, columns, **args),
         lambda: target.checksums.row_hashes(target.table, columns, **args),

@@ -53,7 +53,7 @@ class Rows:
     def hash_forms(self, table, columns):
         return ("canonical",)
 
-    def bucket_checksums(self, table, columns, *, key, width, nul_policy, key_range=None):
+    def bucket_checksums(self, table, columns, *, key, width, nul_policy, key_range=None, form="canonical"):
         self.queries += 1
         sums: dict[int, BucketSum] = {}
         for k in self._keys(key_range):
@@ -61,7 +61,7 @@ class Rows:
             sums[k // width] = BucketSum(before.rows + 1, before.hash_sum + self.rows[k])
         return sums
 
-    def row_hashes(self, table, columns, *, key_range, nul_policy):
+    def row_hashes(self, table, columns, *, key_range, nul_policy, form="canonical"):
         self.queries += 1
         return {k: str(self.rows[k]) for k in self._keys(key_range)}
 

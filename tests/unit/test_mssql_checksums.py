@@ -19,6 +19,7 @@ from include.replication.mssql.checksums import canonical_text
 from include.replication.mssql.source import SqlServerSource
 from include.replication.mssql.types import SQLSERVER_TYPES, map_table
 from include.replication.settings import NulPolicy
+from include.replication.verify import CANONICAL as CANONICAL_FORM
 from include.replication.verify import BucketSum
 from tests.conftest import dev_package
 from tests.unit.mssql_fakes import FakeConnection, wire_sql
@@ -134,6 +135,18 @@ def test_row_text_tests_null_on_the_column_and_hashes_float_bits():
     assert "FROM [dbo].[Every Type]]s] AS t CROSS APPLY" in sql
     assert "CASE WHEN CONVERT(bigint, t.[Id]) >= 0 THEN CONVERT(bigint, t.[Id]) / CONVERT(bigint, 1000) ELSE" in sql
     assert params is None  # the width is an integer literal, rendered by int()
+
+
+def test_sql_server_refuses_a_hash_form_it_does_not_offer():
+    """Stand-in for SQL Server: only the canonical form is offered, and another is refused before any query."""
+    conn = FakeConnection()
+    source = SqlServerSource(conn, SQL_SERVER_2019)
+    assert source.hash_forms(EVERY_TYPE, COLUMNS) == (CANONICAL_FORM,)
+    with pytest.raises(ValueError, match="only the canonical row hash form, not 'postgres-row-hash/1'"):
+        source.bucket_checksums(EVERY_TYPE, COLUMNS, key="Id", width=10, nul_policy=STRIP, form="postgres-row-hash/1")
+    with pytest.raises(ValueError, match="only the canonical"):
+        source.row_hashes(EVERY_TYPE, COLUMNS, key_range=KeyRange("Id", 1, 5), nul_policy=STRIP, form="other")
+    assert conn.executed == []
 
 
 def test_table_without_key_is_one_bucket():

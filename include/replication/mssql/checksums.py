@@ -199,6 +199,12 @@ def bucket_sums(
     return {bucket: BucketSum(counts[bucket], sums[bucket]) for bucket in counts}
 
 
+def only_canonical(form: str) -> None:
+    """Refuse a hash form other than the canonical one: the only one ``hash_forms`` offers."""
+    if form != CANONICAL:
+        raise ValueError(f"SQL Server computes only the {CANONICAL} row hash form, not {form!r}")
+
+
 class SqlServerChecksums:
     """The verification queries over ``self.conn`` (pymssql): on the server, or finished here where it cannot.
 
@@ -243,8 +249,10 @@ class SqlServerChecksums:
         width: int,
         nul_policy: NulPolicy,
         key_range: KeyRange | KeySet | None = None,
+        form: str = CANONICAL,
     ) -> dict[int, BucketSum]:
         """Per bucket floor(key / width) (one bucket 0 without a key): row count and sum of 56-bit row hashes."""
+        only_canonical(form)
         if self.capabilities.hashes_on_server:
             sql, params = bucket_checksums_sql(
                 table, columns, key=key, width=width, nul_policy=nul_policy, key_range=key_range
@@ -262,8 +270,10 @@ class SqlServerChecksums:
         *,
         key_range: KeyRange | KeySet,
         nul_policy: NulPolicy,
+        form: str = CANONICAL,
     ) -> dict[Any, str]:
         """``{key: md5 hex}`` for the keys in ``key_range``: to name the rows that differ."""
+        only_canonical(form)
         if self.capabilities.hashes_on_server:
             sql, params = row_hashes_sql(table, columns, key_range=key_range, nul_policy=nul_policy)
             return {k: bytes(digest).hex() for k, digest in fetch_all(self.conn, sql, params)}

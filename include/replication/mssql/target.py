@@ -28,7 +28,7 @@ from include.replication.mssql.checksums import SqlServerChecksums
 from include.replication.mssql.dialect import TSQL, fetch_all, qualified, quote, run
 from include.replication.plan import PlanError
 from include.replication.settings import APPLICATION_NAME, NulPolicy
-from include.replication.verify import BucketSum
+from include.replication.verify import CANONICAL, BucketSum
 
 MAX_IDENTIFIER_CHARS = 128  # sysname
 STAGING_SUFFIX = "__staging"
@@ -268,6 +268,7 @@ class SqlServerTarget(SqlServerChecksums):
         width: int,
         nul_policy: NulPolicy,
         key_range: KeyRange | KeySet | None = None,
+        form: str = CANONICAL,
     ) -> dict[int, BucketSum]:
         """As the source computes them, over this copy's own columns."""
         return super().bucket_checksums(
@@ -277,14 +278,21 @@ class SqlServerTarget(SqlServerChecksums):
             width=width,
             nul_policy=nul_policy,
             key_range=key_range,
+            form=form,
         )
 
     def row_hashes(
-        self, table: TableName, columns: Sequence[TargetColumn], *, key_range: KeyRange | KeySet, nul_policy: NulPolicy
+        self,
+        table: TableName,
+        columns: Sequence[TargetColumn],
+        *,
+        key_range: KeyRange | KeySet,
+        nul_policy: NulPolicy,
+        form: str = CANONICAL,
     ) -> dict[Any, str]:
         """As the source computes them, over this copy's own columns."""
         return super().row_hashes(
-            self._catalog_table(table, columns), columns, key_range=key_range, nul_policy=nul_policy
+            self._catalog_table(table, columns), columns, key_range=key_range, nul_policy=nul_policy, form=form
         )
 
     def close(self) -> None:
