@@ -6,7 +6,8 @@ Reads ``docs/bench/results-scale-<S>.json`` (written by ``make bench``) and writ
 ``docs/bench/goals.md``: per scale, each DAG's total time against the ceiling (goal ≤ 1.5× with
 ``verify=checksums``), the bulk DAG against the streaming DAG (goal ≤ 1×), both against pgloader
 (goal ≥ 3× faster), and every task process's peak memory against its buffer plus 150 MB, the
-largest task per DAG side by side at each scale.
+largest task per DAG side by side at each scale. With ``--counts-results``, also the DAGs run
+with ``verify=counts`` against the ceiling of that same run (goal ≤ 1.2×).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
 DAGS = ("streaming_dag", "bulk_dag")
 CEILING_RATIO_GOAL = 1.5
+COUNTS_CEILING_RATIO_GOAL = 1.2  # verify=counts
 BULK_OVER_STREAMING_GOAL = 1.0
 PGLOADER_SPEEDUP_GOAL = 3.0
 MEMORY_HEADROOM_MB = 150
@@ -65,6 +67,32 @@ def tuned_pgloader(folder: Path | None, scale: str, ceiling: float | None = None
         return seconds, options, ""
     scaled = f"; {seconds:.1f} s in a separate run whose ceiling took {own_ceiling:.1f} s, scaled to this run's ceiling"
     return seconds * ceiling / own_ceiling, options, scaled
+
+
+def counts_section(folder: Path | None, scale: str) -> list[str]:
+    """The DAGs with ``verify=counts`` against the ceiling of their own run (``bench.run --verify counts``)."""
+    path = folder / f"results-scale-{float(scale):g}.json" if folder else None
+    if path is None or not path.exists():
+        return []
+    document = json.loads(path.read_text())
+    if document.get("dag_conf", {}).get("verify") != "counts":
+        raise SystemExit(f"{path}: the DAGs ran with verify={document.get('dag_conf', {}).get('verify')}, not counts")
+    totals = _totals(document)
+    ceiling = totals["ceiling"]["seconds"]
+    lines = [
+        "",
+        f"With `verify=counts` (`{path.parent.name}/`, its own run; ceiling {ceiling:.1f} s):",
+        "",
+        f"| DAG | total s | × ceiling (goal ≤ {COUNTS_CEILING_RATIO_GOAL:g}) | runs |",
+        "|---|---:|---:|---:|",
+    ]
+    for dag in DAGS:
+        if totals.get(dag, {}).get("seconds") is None:
+            continue
+        ratio = totals[dag]["seconds"] / ceiling
+        lines.append(f"| {dag} | {totals[dag]['seconds']:.1f} | {ratio:.2f} ({_mark(ratio <= COUNTS_CEILING_RATIO_GOAL)}) | "
+                     f"{totals[dag]['runs_ok']}/{totals[dag]['runs']} |")  # fmt: skip
+    return lines
 
 
 def scale_section(
@@ -135,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="folder of a pgloader-only run with --pgloader-with, used where the main run's pgloader failed",
     )
+    parser.add_argument("--counts-results", type=Path, help="folder of a run with --verify counts (ceiling and DAGs)")
     args = parser.parse_args(argv)
     out = [
         "# Issue [I] goals against the measurements",
@@ -148,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         document = json.loads((OUT_DIR / f"results-scale-{float(scale):g}.json").read_text())
         ceiling = _totals(document)["ceiling"]["seconds"]
         lines, largest = scale_section(document, tuned_pgloader(args.pgloader_results, scale, ceiling))
-        out += lines + [""]
+        out += lines + counts_section(args.counts_results, scale) + [""]
         memory[scale] = largest
     out += [
         "### Largest task per DAG, side by side",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from bench.contenders import PGLOADER_TABLE, _pgloader_seconds
 from bench.dags import classify
 from bench.databases import SourceTable, libpq_target
 from bench.generic_transfer import AUTO_PAGE_ROWS, page_size_for
+from bench.goals import counts_section
 from bench.memory import TreeSampler
 from bench.report import TOTAL, medians
 from bench.results import RunResult, TableTiming
@@ -122,3 +124,18 @@ def test_generic_transfer_pages_only_what_would_not_fit(
     table: SourceTable, asked: int | None, expected: int | None
 ) -> None:
     assert page_size_for(table, asked, ram_bytes=24 * 2**30) == expected
+
+
+def test_goals_read_a_counts_run_against_its_own_ceiling(tmp_path: Path) -> None:
+    """``bench.goals --counts-results``: the DAGs with verify=counts, each against the ceiling of the same run."""
+    runs = [_run("ceiling", 40.0, 30.0), _run("streaming_dag", 47.0, 35.0), _run("bulk_dag", 60.0, 40.0)]
+    document = {"dag_conf": {"verify": "counts"}, "medians": medians(runs, TABLES)}
+    (tmp_path / "results-scale-1.json").write_text(json.dumps(document))
+    lines = counts_section(tmp_path, "1")
+    assert "| streaming_dag | 47.0 | 1.18 (met) | 1/1 |" in lines
+    assert "| bulk_dag | 60.0 | 1.50 (**not met**) | 1/1 |" in lines
+    assert counts_section(tmp_path / "absent", "1") == []
+    document["dag_conf"]["verify"] = "checksums"
+    (tmp_path / "results-scale-1.json").write_text(json.dumps(document))
+    with pytest.raises(SystemExit, match="verify=checksums, not counts"):
+        counts_section(tmp_path, "1")
