@@ -15,8 +15,9 @@ Every task has an `execution_timeout` scaled to the rows it moves.
 
 Partitions and swaps are mapped largest table first, in the streaming DAG's order (the
 scheduler starts equal-weight mapped tasks in map-index order), and a partition once extracted
-is loaded before the next is extracted, so loads overlap extracts. Once every partition has loaded, each table is **verified against the
-source** (`verify`) and swapped in, in one transaction, and its staged files are removed.
+is loaded before the next is extracted, so loads overlap extracts. Once every partition has
+loaded, each table is **verified against the source** (`verify`) and swapped in, in one
+transaction, and its staged files are removed.
 
 **Foreign keys** (`foreign_keys`, default `off`), as in the streaming DAG: the target's keys from or
 to the run's tables are dropped before the swaps (`release_foreign_keys`) and put back after them
