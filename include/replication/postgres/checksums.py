@@ -193,8 +193,7 @@ class PostgresChecksums:
         setting is put back after the query; a failed query leaves it to the transaction's
         rollback, or, outside a transaction, to the session's end (sorting is only discouraged).
         """
-        (before,) = self.conn.run("SELECT current_setting('enable_sort')")[0]
-        self.conn.run("SELECT set_config('enable_sort', 'off', false)")
+        before, _ = self.conn.run("SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', false)")[0]
         rows = self.conn.run(sql, **params)
         self.conn.run("SELECT set_config('enable_sort', :before, false)", before=before)
         return rows
