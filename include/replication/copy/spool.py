@@ -32,27 +32,50 @@ CHUNK_BYTES = 1 * MB  # size of each COPY data message sent to the target
 READER_JOIN_TIMEOUT_S = 30  # after a writer failure, how long to wait for the reader to notice
 
 SpoolFactory = Callable[[int], IO[bytes]]
-# glibc mallopt parameter: allocations at least this large get their own mmap, unmapped when freed
+# glibc mallopt parameters: free memory at the top of a heap beyond the trim threshold goes back
+# to the OS; allocations of at least the mmap threshold get their own mapping, unmapped when
+# freed; threads share at most M_ARENA_MAX heaps ("arenas").
+M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 4 * MB
+TRIM_THRESHOLD_BYTES = 4 * MB
+# What the heap holds for a copy outside the spools and the writer's chunks: up to
+# TRIM_THRESHOLD_BYTES of freed blocks, and the reader's own blocks in flight (a socket read, the
+# rows cut from it). The spools' budget leaves this much room.
+HEAP_RESERVE_BYTES = 8 * MB
 _threshold_fixed = False
 
 
 def fix_mmap_threshold() -> bool:
-    """Make glibc give every allocation of 4 MiB or more its own mapping, returned to the OS on free.
+    """Tune glibc for the copy: blocks of 4 MiB or more mapped on their own, 4 MiB of freed heap kept, one arena.
 
-    By default glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB),
-    so after the first spool is released, spool buffers come from the heap, where freed ones stay
-    resident and fragment: copying Posts at scale 1 grew the process by 310 MB against a 256 MB
-    budget, 235 MB with this (``bench/profile_table.py``). Smaller blocks (socket reads, COPY
-    chunks) stay on the heap, where they are reused: at 1 MiB the page faults cost 7 s of CPU on
-    the same copy, at 4 MiB 5 s. Once per process; a no-op off glibc.
+    - By default glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB),
+      so after the first spool is released, spool buffers come from the heap, where freed ones stay
+      resident and fragment: copying Posts at scale 1 grew the process by 310 MB against a 256 MB
+      budget, 235 MB with the threshold fixed (``bench/profile_table.py``).
+    - Fixing it also stops glibc from adjusting its trim threshold, which then stays at 128 KiB:
+      the heap shrank after nearly every freed socket read or COPY chunk (1 MiB each) and grew
+      again for the next, so every byte copied paid page faults several times over (Posts at
+      scale 1: 3.5 million minor faults and 12.2 s of Python CPU; with a 4 MiB trim threshold 0.4
+      million and 7.1 s).
+    - Each arena keeps its own freed blocks: in an Airflow task, with its other threads, Posts'
+      task peaked at 427 MB, 407 MB once the threads shared one arena (the GIL serialises their
+      allocations anyway). ``SpoolStreamer`` leaves ``HEAP_RESERVE_BYTES`` of its budget for the heap.
+
+    Once per process; a no-op off glibc.
     """
     global _threshold_fixed
     if _threshold_fixed or not sys.platform.startswith("linux"):
         return _threshold_fixed
     try:
-        _threshold_fixed = bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        libc = ctypes.CDLL(None)
+        settings = (
+            (M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
+            (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
+            (M_ARENA_MAX, 1),
+        )
+        _threshold_fixed = all([bool(libc.mallopt(parameter, value)) for parameter, value in settings])
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         _threshold_fixed = False
     return _threshold_fixed
@@ -109,8 +132,9 @@ class SpoolStreamer:
         self.chunk_bytes = chunk_bytes
         self.spool_factory = spool_factory
         self._lock = threading.Lock()
-        # The writer holds up to two chunks outside any spool (the one read, the message pg8000 builds).
-        self._available = max(buffer_bytes - 2 * chunk_bytes, buffer_bytes // 2)
+        # The writer holds up to two chunks outside any spool (the one read, the message pg8000 builds),
+        # and the heap holds HEAP_RESERVE_BYTES more (fix_mmap_threshold).
+        self._available = max(buffer_bytes - 2 * chunk_bytes - HEAP_RESERVE_BYTES, buffer_bytes // 2)
         self._peak = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._cancelled = threading.Event()
