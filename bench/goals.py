@@ -46,6 +46,13 @@ def _task_peaks(document: dict[str, Any], contender: str) -> dict[str, float]:
     return peaks
 
 
+def _machine_cpu(document: dict[str, Any], contender: str) -> float | None:
+    """Median over the successful runs of the CPU seconds the machine was busy (``bench.run.counting_cpu``)."""
+    seconds = [run["extras"]["machine_cpu_seconds"] for run in document["runs"]
+               if run["contender"] == contender and run.get("ok", True) and "machine_cpu_seconds" in run.get("extras", {})]  # fmt: skip
+    return statistics.median(seconds) if seconds else None
+
+
 def _mark(met: bool) -> str:
     return "met" if met else "**not met**"
 
@@ -140,18 +147,26 @@ def scale_section(
         lines += ["", f"bulk_dag ÷ streaming_dag: {ratio:.2f} (goal ≤ {BULK_OVER_STREAMING_GOAL:g}: "
                   f"{_mark(ratio <= BULK_OVER_STREAMING_GOAL)})"]  # fmt: skip
     others = [c for c in totals if c not in DAGS]
+    cores = document.get("machine", {}).get("cores") or 1
     lines += [
         "",
         "Every contender (medians):",
         "",
-        "| contender | total s | × ceiling | runs |",
-        "|---|---:|---:|---:|",
+        f"| contender | total s | × ceiling | machine CPU s | ÷ {cores} cores | runs |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name in others + [d for d in DAGS if d in totals]:
         row = totals[name]
         seconds = "–" if row["seconds"] is None else f"{row['seconds']:.1f}"
         ratio = "–" if row["ratio_to_ceiling"] is None else f"{row['ratio_to_ceiling']:.2f}"
-        lines.append(f"| {name} | {seconds} | {ratio} | {row['runs_ok']}/{row['runs']} |")
+        cpu = _machine_cpu(document, name)
+        busy = "– | –" if cpu is None else f"{cpu:.1f} | {cpu / cores:.1f}"
+        lines.append(f"| {name} | {seconds} | {ratio} | {busy} | {row['runs_ok']}/{row['runs']} |")
+    lines += [
+        "",
+        f"Machine CPU s: what every process on the machine used during the run (`/proc/stat`, Airflow's own included); "
+        f"÷ {cores} cores, the least wall time that work could take here.",
+    ]
     return lines, largest
 
 

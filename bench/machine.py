@@ -53,6 +53,17 @@ def _version(package: str) -> str | None:
         return None
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds every core of this machine has spent busy since boot (``/proc/stat``).
+
+    User, nice, system, irq and softirq time; not idle, I/O wait or steal (another VM's time on
+    a shared host). The difference over a run is the work every process on the machine did.
+    """
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def describe(*, data_dir: Path, postgres_version: str, psql: Path) -> dict:
     """The ``machine`` block of the results file."""
     disk = _run("df", "-hT", str(data_dir)).splitlines()

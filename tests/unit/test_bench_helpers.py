@@ -13,7 +13,8 @@ from bench.contenders import PGLOADER_TABLE, _pgloader_seconds
 from bench.dags import classify
 from bench.databases import SourceTable, libpq_target
 from bench.generic_transfer import AUTO_PAGE_ROWS, page_size_for
-from bench.goals import counts_section
+from bench.goals import counts_section, scale_section
+from bench.machine import busy_cpu_seconds
 from bench.memory import TreeSampler
 from bench.report import TOTAL, medians
 from bench.results import RunResult, TableTiming
@@ -139,3 +140,21 @@ def test_goals_read_a_counts_run_against_its_own_ceiling(tmp_path: Path) -> None
     (tmp_path / "results-scale-1.json").write_text(json.dumps(document))
     with pytest.raises(SystemExit, match="verify=checksums, not counts"):
         counts_section(tmp_path, "1")
+
+
+def test_goals_show_the_machine_cpu_and_the_least_wall_time_it_allows() -> None:
+    """Each contender's median machine CPU seconds, and that divided by the cores: no schedule on them beats it."""
+    runs = [_run("ceiling", 40.0, 30.0), _run("streaming_dag", 70.0, 50.0), _run("streaming_dag", 74.0, 52.0)]
+    for run, cpu in zip(runs, (52.0, 130.0, 126.0), strict=True):
+        run.extras["machine_cpu_seconds"] = cpu
+    document = {"scale": 1, "machine": {"cores": 2}, "medians": medians(runs, TABLES),
+                "runs": [{**r.to_dict(), "processes": []} for r in runs]}  # fmt: skip
+    lines, _ = scale_section(document)
+    assert "| ceiling | 40.0 | 1.00 | 52.0 | 26.0 | 1/1 |" in lines
+    assert "| streaming_dag | 72.0 | 1.80 | 128.0 | 64.0 | 2/2 |" in lines
+
+
+def test_busy_cpu_seconds_grow_with_work() -> None:
+    before = busy_cpu_seconds()
+    sum(range(3_000_000))
+    assert busy_cpu_seconds() > before > 0
