@@ -43,7 +43,7 @@ TRIM_THRESHOLD_BYTES = 4 * MB
 # What the heap holds for a copy outside the spools and the writer's chunks: up to
 # TRIM_THRESHOLD_BYTES of freed blocks, and the reader's own blocks in flight (a socket read, the
 # rows cut from it). The spools' budget leaves this much room.
-HEAP_RESERVE_BYTES = 8 * MB
+HEAP_RESERVE_BYTES = 16 * MB
 _threshold_fixed = False
 
 
