@@ -6,7 +6,14 @@ import threading
 
 import pytest
 
-from include.replication.copy.spool import SpoolStreamer, StreamCancelled, spooled_file
+from include.replication.copy.spool import (
+    CHUNK_BYTES,
+    HEAP_RESERVE_BYTES,
+    SpoolStreamer,
+    StreamCancelled,
+    fix_mmap_threshold,
+    spooled_file,
+)
 from include.replication.settings import MB
 
 
@@ -53,6 +60,31 @@ def test_slow_writer_spills_to_disk_within_budget():
     assert stats.peak_buffered_bytes <= 2 * MB
     assert stats.spilled_bytes >= 9 * MB
     assert 0 in reserved  # disk spools were created once the budget was used up
+
+
+def test_spools_leave_room_for_the_heap_and_the_writer():
+    """In-memory spools never hold more than the budget less two COPY chunks and the heap's reserve (glibc's
+    freed blocks kept for reuse, the reader's own blocks), even when the writer takes nothing until the end."""
+    reserved: list[int] = []
+    done_reading = threading.Event()
+
+    def factory(max_size):
+        reserved.append(max_size)
+        return spooled_file(max_size)
+
+    def read(sink):
+        for _ in range(64 * 16):  # 64 MB against a 64 MB budget
+            sink(b"z" * 65_536)
+        done_reading.set()
+
+    def write(chunks):
+        done_reading.wait(30)
+        assert len(collect(chunks)) == 64 * MB
+
+    SpoolStreamer(buffer_bytes=64 * MB, spool_factory=factory).run(read, write)
+    room = 64 * MB - 2 * CHUNK_BYTES - HEAP_RESERVE_BYTES
+    assert room - 2 * MB <= sum(reserved) <= room  # a spool smaller than a quarter of 8 MB goes to disk instead
+    assert fix_mmap_threshold()  # glibc on Linux: the thresholds and the single arena are set
 
 
 def test_reader_failure_reaches_the_writer_side():

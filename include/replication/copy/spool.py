@@ -57,11 +57,12 @@ def fix_mmap_threshold() -> bool:
     - Fixing it also stops glibc from adjusting its trim threshold, which then stays at 128 KiB:
       the heap shrank after nearly every freed socket read or COPY chunk (1 MiB each) and grew
       again for the next, so every byte copied paid page faults several times over (Posts at
-      scale 1: 3.5 million minor faults and 12.2 s of Python CPU; with a 4 MiB trim threshold 0.4
-      million and 7.1 s).
+      scale 1: 3.5 million minor faults and 12.2-14.4 s of Python CPU; with a 4 MiB trim
+      threshold 0.4-0.45 million and 7.1-10.3 s).
     - Each arena keeps its own freed blocks: in an Airflow task, with its other threads, Posts'
       task peaked at 427 MB, 407 MB once the threads shared one arena (the GIL serialises their
-      allocations anyway). ``SpoolStreamer`` leaves ``HEAP_RESERVE_BYTES`` of its budget for the heap.
+      allocations anyway). ``SpoolStreamer`` leaves ``HEAP_RESERVE_BYTES`` of its budget for the
+      heap: 391-399 MB in ``make bench SCALE=1`` (goal: below 406).
 
     Once per process; a no-op off glibc.
     """
