@@ -48,7 +48,7 @@ def _task_peaks(document: dict[str, Any], contender: str) -> dict[str, float]:
 
 def _machine_cpu(document: dict[str, Any], contender: str) -> float | None:
     """Median over the successful runs of the CPU seconds the machine was busy (``bench.run.counting_cpu``)."""
-    seconds = [run["extras"]["machine_cpu_seconds"] for run in document["runs"]
+    seconds = [run["extras"]["machine_cpu_seconds"] for run in document.get("runs", [])
                if run["contender"] == contender and run.get("ok", True) and "machine_cpu_seconds" in run.get("extras", {})]  # fmt: skip
     return statistics.median(seconds) if seconds else None
 
@@ -86,19 +86,22 @@ def counts_section(folder: Path | None, scale: str) -> list[str]:
         raise SystemExit(f"{path}: the DAGs ran with verify={document.get('dag_conf', {}).get('verify')}, not counts")
     totals = _totals(document)
     ceiling = totals["ceiling"]["seconds"]
+    cores = document.get("machine", {}).get("cores") or 1
     lines = [
         "",
         f"With `verify=counts` (`{path.parent.name}/`, its own run; ceiling {ceiling:.1f} s):",
         "",
-        f"| DAG | total s | × ceiling (goal ≤ {COUNTS_CEILING_RATIO_GOAL:g}) | runs |",
-        "|---|---:|---:|---:|",
+        f"| DAG | total s | × ceiling (goal ≤ {COUNTS_CEILING_RATIO_GOAL:g}) | machine CPU s | ÷ {cores} cores | runs |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for dag in DAGS:
         if totals.get(dag, {}).get("seconds") is None:
             continue
         ratio = totals[dag]["seconds"] / ceiling
+        cpu = _machine_cpu(document, dag)
+        busy = "– | –" if cpu is None else f"{cpu:.1f} | {cpu / cores:.1f}"
         lines.append(f"| {dag} | {totals[dag]['seconds']:.1f} | {ratio:.2f} ({_mark(ratio <= COUNTS_CEILING_RATIO_GOAL)}) | "
-                     f"{totals[dag]['runs_ok']}/{totals[dag]['runs']} |")  # fmt: skip
+                     f"{busy} | {totals[dag]['runs_ok']}/{totals[dag]['runs']} |")  # fmt: skip
     return lines
 
 
