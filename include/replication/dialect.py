@@ -8,7 +8,13 @@ takes none (PostgreSQL's COPY), rendered from Python ints and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from include.replication.models import KeyRange, KeySet, TableName
+
+if TYPE_CHECKING:
+    from include.replication.foreign_keys import Reference
 
 
 class SqlDialect:
@@ -70,3 +76,17 @@ class SqlDialect:
         k, w = self.as_bigint(key), self.as_bigint(str(int(width)))
         # (-1 - k) rather than (-k - 1): -k overflows for the smallest integer of the type
         return f"CASE WHEN {k} >= 0 THEN {k} / {w} ELSE -((-1 - {k}) / {w}) - 1 END"
+
+    def dangling_rows(self, reference: Reference, key: Sequence[str]) -> tuple[str, str, str]:
+        """The rows whose non-NULL columns reference no row (MATCH SIMPLE): ``FROM ... WHERE ...`` over them as
+        ``c``, the columns a sample shows (``key``, then the referencing columns) and the sample's ``ORDER BY``."""
+        q = self.quote
+        pairs = zip(reference.columns, reference.referenced_columns, strict=True)
+        matched = " AND ".join(f"p.{q(r)} = c.{q(c)}" for c, r in pairs)
+        where = (
+            " AND ".join(f"c.{q(c)} IS NOT NULL" for c in reference.columns)
+            + f" AND NOT EXISTS (SELECT 1 FROM {self.qualified(reference.referenced)} AS p WHERE {matched})"
+        )
+        shown = ", ".join(f"c.{q(c)}" for c in (*key, *reference.columns))
+        order = ", ".join(f"c.{q(c)}" for c in key)
+        return f"FROM {self.qualified(reference.table)} AS c WHERE {where}", shown, order

@@ -221,8 +221,8 @@ def test_postgres_statements_quote_every_name():
     assert add == ('ALTER TABLE "public"."Votes" ADD CONSTRAINT "FK_Votes_PostId" FOREIGN KEY ("PostId") '
                    'REFERENCES "public"."Posts" ("Id") ON DELETE NO ACTION ON UPDATE NO ACTION NOT VALID')  # fmt: skip
     count, rows = ddl.dangling_sql(ref("Votes", "PostId", "Posts"), ("Id",))
-    assert count == ('SELECT count(*) FROM "public"."Votes" c WHERE c."PostId" IS NOT NULL AND NOT EXISTS '
-                     '(SELECT 1 FROM "public"."Posts" p WHERE p."Id" = c."PostId")')  # fmt: skip
+    assert count == ('SELECT count(*) FROM "public"."Votes" AS c WHERE c."PostId" IS NOT NULL AND NOT EXISTS '
+                     '(SELECT 1 FROM "public"."Posts" AS p WHERE p."Id" = c."PostId")')  # fmt: skip
     assert rows.endswith('ORDER BY c."Id" LIMIT :limit')
 
 

@@ -361,19 +361,10 @@ class SqlServerTarget(SqlServerChecksums):
         self, reference: Reference, *, key: Sequence[str], limit: int
     ) -> tuple[int, list[tuple[Any, ...]]]:
         """How many rows reference no row, and the first ``limit`` of them by ``key``."""
-        matched = " AND ".join(
-            f"p.{quote(r)} = c.{quote(c)}" for c, r in zip(reference.columns, reference.referenced_columns, strict=True)
-        )
-        where = (
-            " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in reference.columns)
-            + f" AND NOT EXISTS (SELECT 1 FROM {qualified(reference.referenced)} AS p WHERE {matched})"
-        )
-        source = f"FROM {qualified(reference.table)} AS c WHERE {where}"
+        source, shown, order = TSQL.dangling_rows(reference, key)
         count = fetch_all(self.conn, f"SELECT COUNT_BIG(*) {source}")[0][0]
         if not count:
             return 0, []
-        shown = ", ".join(f"c.{quote(c)}" for c in (*key, *reference.columns))
-        order = ", ".join(f"c.{quote(c)}" for c in key)
         rows = fetch_all(self.conn, f"SELECT TOP (%(limit)s) {shown} {source} ORDER BY {order}", {"limit": limit})
         return int(count), [tuple(row) for row in rows]
 

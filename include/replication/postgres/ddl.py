@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from include.replication.foreign_keys import Reference
 from include.replication.models import Index, TableName, TargetColumn
-from include.replication.postgres.dialect import qualified, quote
+from include.replication.postgres.dialect import POSTGRES, qualified, quote
 
 PG_MAX_IDENTIFIER_BYTES = 63
 STAGING_SUFFIX = "__staging"
@@ -119,14 +119,5 @@ def add_foreign_key_sql(reference: Reference) -> str:
 
 def dangling_sql(reference: Reference, key: Sequence[str]) -> tuple[str, str]:
     """Count, and sample (``:limit`` rows by ``key``), the rows whose non-NULL columns reference no row (MATCH SIMPLE)."""
-    matched = " AND ".join(
-        f"p.{quote(r)} = c.{quote(c)}" for c, r in zip(reference.columns, reference.referenced_columns, strict=True)
-    )
-    where = (
-        " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in reference.columns)
-        + f" AND NOT EXISTS (SELECT 1 FROM {qualified(reference.referenced)} p WHERE {matched})"
-    )
-    source = f"FROM {qualified(reference.table)} c WHERE {where}"
-    shown = ", ".join(f"c.{quote(c)}" for c in (*key, *reference.columns))
-    order = ", ".join(f"c.{quote(c)}" for c in key)
+    source, shown, order = POSTGRES.dangling_rows(reference, key)
     return f"SELECT count(*) {source}", f"SELECT {shown} {source} ORDER BY {order} LIMIT :limit"
