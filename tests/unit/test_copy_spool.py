@@ -38,8 +38,11 @@ def test_bytes_arrive_intact_and_in_order():
     assert stats.spools > 1
 
 
-def test_slow_writer_spills_to_disk_within_budget():
-    """A writer that cannot keep up makes the reader spill to disk; memory never exceeds the buffer."""
+def held_back(*, buffer_bytes: int, total_mb: int, piece: bytes):
+    """Stream ``total_mb`` of ``piece`` through a writer that takes nothing until the reader is done.
+
+    Returns the stats and the in-memory reservation of every spool created (0: a disk spool).
+    """
     reserved: list[int] = []
     done_reading = threading.Event()
 
@@ -48,15 +51,21 @@ def test_slow_writer_spills_to_disk_within_budget():
         return spooled_file(max_size)
 
     def read(sink):
-        for _ in range(12 * 64):  # 12 MB against a 2 MB budget
-            sink(b"x" * 16_384)
+        for _ in range(total_mb * MB // len(piece)):
+            sink(piece)
         done_reading.set()
 
     def write(chunks):
         done_reading.wait(30)  # hold everything back until the reader is done
-        assert len(collect(chunks)) == 12 * MB
+        assert len(collect(chunks)) == total_mb * MB
 
-    _, stats = SpoolStreamer(buffer_bytes=2 * MB, spool_factory=factory).run(read, write)
+    _, stats = SpoolStreamer(buffer_bytes=buffer_bytes, spool_factory=factory).run(read, write)
+    return stats, reserved
+
+
+def test_slow_writer_spills_to_disk_within_budget():
+    """A writer that cannot keep up makes the reader spill to disk; memory never exceeds the buffer."""
+    stats, reserved = held_back(buffer_bytes=2 * MB, total_mb=12, piece=b"x" * 16_384)
     assert stats.peak_buffered_bytes <= 2 * MB
     assert stats.spilled_bytes >= 9 * MB
     assert 0 in reserved  # disk spools were created once the budget was used up
@@ -65,23 +74,7 @@ def test_slow_writer_spills_to_disk_within_budget():
 def test_spools_leave_room_for_the_heap_and_the_writer():
     """In-memory spools never hold more than the budget less two COPY chunks and the heap's reserve (glibc's
     freed blocks kept for reuse, the reader's own blocks), even when the writer takes nothing until the end."""
-    reserved: list[int] = []
-    done_reading = threading.Event()
-
-    def factory(max_size):
-        reserved.append(max_size)
-        return spooled_file(max_size)
-
-    def read(sink):
-        for _ in range(64 * 16):  # 64 MB against a 64 MB budget
-            sink(b"z" * 65_536)
-        done_reading.set()
-
-    def write(chunks):
-        done_reading.wait(30)
-        assert len(collect(chunks)) == 64 * MB
-
-    SpoolStreamer(buffer_bytes=64 * MB, spool_factory=factory).run(read, write)
+    _, reserved = held_back(buffer_bytes=64 * MB, total_mb=64, piece=b"z" * 65_536)
     room = 64 * MB - 2 * CHUNK_BYTES - HEAP_RESERVE_BYTES
     assert room - 2 * MB <= sum(reserved) <= room  # a spool smaller than a quarter of 8 MB goes to disk instead
     assert fix_mmap_threshold()  # glibc on Linux: the thresholds and the single arena are set
