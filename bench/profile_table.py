@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_backend": target.conn.run("SELECT pg_backend_pid()")[0][0],
     }
     if args.default_malloc:
-        streaming.fix_mmap_threshold = lambda: False
+        streaming.tune_malloc = lambda: False
     rss_before = peak_memory_mb()
     clock = PhaseClock(pids)
     instrument(clock, target)

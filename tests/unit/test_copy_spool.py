@@ -11,8 +11,8 @@ from include.replication.copy.spool import (
     HEAP_RESERVE_BYTES,
     SpoolStreamer,
     StreamCancelled,
-    fix_mmap_threshold,
     spooled_file,
+    tune_malloc,
 )
 from include.replication.settings import MB
 
@@ -77,7 +77,7 @@ def test_spools_leave_room_for_the_heap_and_the_writer():
     _, reserved = held_back(buffer_bytes=64 * MB, total_mb=64, piece=b"z" * 65_536)
     room = 64 * MB - 2 * CHUNK_BYTES - HEAP_RESERVE_BYTES
     assert room - 2 * MB <= sum(reserved) <= room  # a spool smaller than a quarter of 8 MB goes to disk instead
-    assert fix_mmap_threshold()  # glibc on Linux: the thresholds and the single arena are set
+    assert tune_malloc()  # glibc on Linux: the thresholds and the single arena are set
 
 
 def test_reader_failure_reaches_the_writer_side():

@@ -44,10 +44,10 @@ TRIM_THRESHOLD_BYTES = 4 * MB
 # TRIM_THRESHOLD_BYTES of freed blocks, and the reader's own blocks in flight (a socket read, the
 # rows cut from it). The spools' budget leaves this much room.
 HEAP_RESERVE_BYTES = 16 * MB
-_threshold_fixed = False
+_malloc_tuned = False
 
 
-def fix_mmap_threshold() -> bool:
+def tune_malloc() -> bool:
     """Tune glibc for the copy: blocks of 4 MiB or more mapped on their own, 4 MiB of freed heap kept, one arena.
 
     - By default glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB),
@@ -66,9 +66,9 @@ def fix_mmap_threshold() -> bool:
 
     Once per process; a no-op off glibc.
     """
-    global _threshold_fixed
-    if _threshold_fixed or not sys.platform.startswith("linux"):
-        return _threshold_fixed
+    global _malloc_tuned
+    if _malloc_tuned or not sys.platform.startswith("linux"):
+        return _malloc_tuned
     try:
         libc = ctypes.CDLL(None)
         settings = (
@@ -76,10 +76,10 @@ def fix_mmap_threshold() -> bool:
             (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
             (M_ARENA_MAX, 1),
         )
-        _threshold_fixed = all([bool(libc.mallopt(parameter, value)) for parameter, value in settings])
+        _malloc_tuned = all([bool(libc.mallopt(parameter, value)) for parameter, value in settings])
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        _threshold_fixed = False
-    return _threshold_fixed
+        _malloc_tuned = False
+    return _malloc_tuned
 
 
 def spooled_file(max_size: int) -> IO[bytes]:
@@ -134,7 +134,7 @@ class SpoolStreamer:
         self.spool_factory = spool_factory
         self._lock = threading.Lock()
         # The writer holds up to two chunks outside any spool (the one read, the message pg8000 builds),
-        # and the heap holds HEAP_RESERVE_BYTES more (fix_mmap_threshold).
+        # and the heap holds HEAP_RESERVE_BYTES more (tune_malloc).
         self._available = max(buffer_bytes - 2 * chunk_bytes - HEAP_RESERVE_BYTES, buffer_bytes // 2)
         self._peak = 0
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -148,7 +148,7 @@ class SpoolStreamer:
         self, read: Callable[[Callable[[bytes], None]], R], write: Callable[[Iterator[bytes]], None]
     ) -> tuple[R, StreamStats]:
         """Run ``read(sink)`` in a thread and ``write(chunks)`` here; return the reader's result and stats."""
-        fix_mmap_threshold()
+        tune_malloc()
         result: list[R] = []
         reader = threading.Thread(target=self._read, args=(read, result), name="spool-reader", daemon=True)
         reader.start()
