@@ -46,11 +46,18 @@ def _task_peaks(document: dict[str, Any], contender: str) -> dict[str, float]:
     return peaks
 
 
-def _machine_cpu(document: dict[str, Any], contender: str) -> float | None:
-    """Median over the successful runs of the CPU seconds the machine was busy (``bench.run.counting_cpu``)."""
+def _cores(document: dict[str, Any]) -> int:
+    return document.get("machine", {}).get("cores") or 1
+
+
+def _machine_cpu_cells(document: dict[str, Any], contender: str) -> str:
+    """``machine CPU s | ÷ cores``: medians over the successful runs (``bench.run.counting_cpu``), or dashes."""
     seconds = [run["extras"]["machine_cpu_seconds"] for run in document.get("runs", [])
                if run["contender"] == contender and run.get("ok", True) and "machine_cpu_seconds" in run.get("extras", {})]  # fmt: skip
-    return statistics.median(seconds) if seconds else None
+    if not seconds:
+        return "– | –"
+    cpu = statistics.median(seconds)
+    return f"{cpu:.1f} | {cpu / _cores(document):.1f}"
 
 
 def _mark(met: bool) -> str:
@@ -86,7 +93,7 @@ def counts_section(folder: Path | None, scale: str) -> list[str]:
         raise SystemExit(f"{path}: the DAGs ran with verify={document.get('dag_conf', {}).get('verify')}, not counts")
     totals = _totals(document)
     ceiling = totals["ceiling"]["seconds"]
-    cores = document.get("machine", {}).get("cores") or 1
+    cores = _cores(document)
     lines = [
         "",
         f"With `verify=counts` (`{path.parent.name}/`, its own run; ceiling {ceiling:.1f} s):",
@@ -98,8 +105,7 @@ def counts_section(folder: Path | None, scale: str) -> list[str]:
         if totals.get(dag, {}).get("seconds") is None:
             continue
         ratio = totals[dag]["seconds"] / ceiling
-        cpu = _machine_cpu(document, dag)
-        busy = "– | –" if cpu is None else f"{cpu:.1f} | {cpu / cores:.1f}"
+        busy = _machine_cpu_cells(document, dag)
         lines.append(f"| {dag} | {totals[dag]['seconds']:.1f} | {ratio:.2f} ({_mark(ratio <= COUNTS_CEILING_RATIO_GOAL)}) | "
                      f"{busy} | {totals[dag]['runs_ok']}/{totals[dag]['runs']} |")  # fmt: skip
     return lines
@@ -150,7 +156,7 @@ def scale_section(
         lines += ["", f"bulk_dag ÷ streaming_dag: {ratio:.2f} (goal ≤ {BULK_OVER_STREAMING_GOAL:g}: "
                   f"{_mark(ratio <= BULK_OVER_STREAMING_GOAL)})"]  # fmt: skip
     others = [c for c in totals if c not in DAGS]
-    cores = document.get("machine", {}).get("cores") or 1
+    cores = _cores(document)
     lines += [
         "",
         "Every contender (medians):",
@@ -162,8 +168,7 @@ def scale_section(
         row = totals[name]
         seconds = "–" if row["seconds"] is None else f"{row['seconds']:.1f}"
         ratio = "–" if row["ratio_to_ceiling"] is None else f"{row['ratio_to_ceiling']:.2f}"
-        cpu = _machine_cpu(document, name)
-        busy = "– | –" if cpu is None else f"{cpu:.1f} | {cpu / cores:.1f}"
+        busy = _machine_cpu_cells(document, name)
         lines.append(f"| {name} | {seconds} | {ratio} | {busy} | {row['runs_ok']}/{row['runs']} |")
     lines += [
         "",
